@@ -1,0 +1,1 @@
+"""Digital market: a Telegram shop bot for digital goods that migrates its own database."""

@@ -1,0 +1,158 @@
+"""Typed settings, read from the environment and an optional ``.env`` file.
+
+Two layers: :class:`DatabaseSettings` is all that Alembic and the management CLI need, so
+``alembic upgrade head`` works without a bot token; :class:`Settings` adds what the bot needs.
+Nothing here is instantiated at import time.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///market.db"
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+_TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def normalize_database_url(raw: str) -> URL:
+    """Parse a database URL and pick the asyncio driver; Heroku-style ``postgres://`` is accepted."""
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ValueError("is not a database URL (expected postgresql://… or sqlite:///…)") from None
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    if driver is None:
+        supported = "postgres://, postgresql://, postgresql+asyncpg://, sqlite:///"
+        raise ValueError(f"uses the unsupported scheme {url.drivername!r}; use one of {supported}")
+    return url.set(drivername=driver)
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: Annotated[URL, NoDecode] = Field(
+        default_factory=lambda: normalize_database_url(DEFAULT_DATABASE_URL)
+    )
+    db_connect_timeout: float = Field(default=30.0, ge=0)
+    schema_wait_timeout: float = Field(default=60.0, ge=0)
+    migration_lock_timeout: float = Field(default=10.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] | None = None
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _parse_url(cls, value: object) -> URL:
+        if isinstance(value, URL):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("must not be empty")  # noqa: TRY003 (pydantic reports it per field)
+        return normalize_database_url(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.get_backend_name() == "sqlite"
+
+    @property
+    def safe_database_url(self) -> str:
+        """The URL as it may appear in logs: the password is masked."""
+        return self.database_url.render_as_string(hide_password=True)
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format is None:
+            return not sys.stdout.isatty()
+        return self.log_format == "json"
+
+
+class Settings(DatabaseSettings):
+    bot_token: SecretStr
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+
+    # Webhook mode (replicas behind a load balancer).
+    webhook_url: str | None = None
+    webhook_path: str = "/webhook"
+    webhook_secret: SecretStr | None = None
+    host: str = "0.0.0.0"  # noqa: S104 (a webhook server must listen beyond loopback)
+    port: int = Field(default=8080, ge=1, le=65535)
+    redis_url: SecretStr | None = None
+    shutdown_timeout: float = Field(default=20.0, gt=0)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr) -> SecretStr:
+        if not _TOKEN_RE.fullmatch(value.get_secret_value().strip()):
+            raise ValueError("is not a bot token (expected '<digits>:<secret>' from @BotFather)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+            if not all(p.lstrip("-").isdigit() for p in parts):
+                raise ValueError("must be Telegram user ids separated by commas")
+            return frozenset(int(p) for p in parts)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("telegram_api_url", "webhook_url")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s):// URL")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+_S = TypeVar("_S", bound=DatabaseSettings)
+
+
+class ConfigError(Exception):
+    """Bad configuration, described in one message fit for an operator."""
+
+
+def load_settings(cls: type[_S]) -> _S:
+    """Instantiate ``cls`` from the environment, turning validation errors into one clear message.
+
+    The message names each bad variable and why, but never echoes the value (it may be a secret).
+    """
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            reason = "is required" if error["type"] == "missing" else error["msg"]
+            reason = reason.removeprefix("Value error, ")
+            problems.append(f"{name} {reason}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

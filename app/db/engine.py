@@ -1,0 +1,107 @@
+"""One async engine per process, and a session factory for one session per update."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = structlog.get_logger(__name__)
+
+SQLITE_BUSY_TIMEOUT = 30.0
+# Errors that a database which is still booting, restarting or unreachable answers with.
+_TRANSIENT = (OperationalError, InterfaceError, OSError, TimeoutError)
+# asyncpg errors that waiting will not cure: wrong credentials or a database that does not exist.
+_PERMANENT_NAMES = {
+    "InvalidPasswordError",
+    "InvalidAuthorizationSpecificationError",
+    "InvalidCatalogNameError",
+}
+
+
+class DatabaseUnavailableError(Exception):
+    """The database could not be reached in time; the message is fit for an operator."""
+
+
+def create_engine(url: URL, **kwargs: Any) -> AsyncEngine:
+    """Create the process's engine. SQLite gets real transactions and a writer lock on demand.
+
+    pysqlite (and so aiosqlite) does not emit BEGIN before DDL, which would make migrations
+    non-transactional; SQLAlchemy's documented recipe hands BEGIN to us instead. A connection
+    whose execution option ``sqlite_begin`` is ``"IMMEDIATE"`` takes SQLite's write lock at
+    BEGIN, which is how migrations and stock claims serialise across processes.
+    """
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **kwargs
+        )
+        _make_sqlite_transactional(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _make_sqlite_transactional(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__name__ in _PERMANENT_NAMES:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def describe_error(exc: BaseException) -> str:
+    """The database's own words for an error, on one line, without SQLAlchemy's boilerplate."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    message = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return f"{type(orig).__name__}: {message}"
+
+
+async def wait_for_database(engine: AsyncEngine, timeout: float) -> None:
+    """Retry ``SELECT 1`` with exponential backoff until it answers or ``timeout`` runs out."""
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            return
+        except _TRANSIENT as exc:
+            reason = describe_error(exc)
+            left = deadline - time.monotonic()
+            if _is_permanent(exc) or left <= 0:
+                raise DatabaseUnavailableError(
+                    f"cannot connect to the database after {attempt} attempt(s): {reason}"
+                ) from None
+            log.warning("database not reachable yet", attempt=attempt, error=reason,
+                        retry_in=round(min(delay, left), 2))
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)

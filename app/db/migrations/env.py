@@ -1,0 +1,140 @@
+"""Alembic environment of the digital market, shared by the ``alembic`` CLI and the bot.
+
+* The ``alembic`` CLI loads this file and runs it: offline (``--sql``) it emits SQL;
+  online it calls :func:`run_migrations_online`, which ``asyncio.run``s the async path.
+* The bot's startup hook loads it with ``caller_awaits_run_async_migrations`` set and then
+  awaits :func:`run_async_migrations` itself, on the event loop that is already running.
+* Test suites may share a connectable in ``config.attributes["connection"]``: a sync
+  ``Connection`` or ``Engine``, or an ``AsyncEngine`` (pytest-alembic passes engines).
+
+The database URL comes from the bot's settings (``DATABASE_URL``), never from alembic.ini.
+Logging is not configured with ``fileConfig``: that would disable the bot's own loggers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db import models  # noqa: F401  (registers every table on the metadata)
+from app.db.base import Base
+from app.db.engine import create_engine, describe_error
+from app.db.migration_support import (
+    CALLER_AWAITS,
+    MigrationError,
+    MigrationProgress,
+    database_settings,
+    lock_statements,
+    prepare_connection,
+    take_migration_lock,
+)
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Render the project's UTCDateTime as a plain ``sa.DateTime(timezone=True)``."""
+    if type_ == "type" and type(obj).__name__ == "UTCDateTime":
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def _options(dialect: str) -> dict[str, Any]:
+    return {
+        "target_metadata": target_metadata,
+        "compare_type": True,
+        # SQLite reflects server defaults too loosely to compare them reliably.
+        "compare_server_default": dialect != "sqlite",
+        "render_as_batch": dialect == "sqlite",  # SQLite alters tables by copying them
+        "render_item": _render_item,
+        "transactional_ddl": True,  # SQLite too: our engine emits BEGIN before DDL
+    }
+
+
+def _destination() -> str | None:
+    """The target revision of the running command (``revision --autogenerate`` has none)."""
+    try:
+        return context.get_revision_argument()  # type: ignore[no-any-return]
+    except KeyError:
+        return None
+
+
+def run_migrations_offline() -> None:
+    """Emit the migration SQL (``alembic upgrade head --sql``); needs no reachable database."""
+    settings = database_settings(config)
+    url = settings.database_url
+    context.configure(
+        url=url.render_as_string(hide_password=False),
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **_options(url.get_backend_name()),
+    )
+    with context.begin_transaction():
+        for statement in lock_statements(url.get_backend_name(), settings.migration_lock_timeout):
+            context.execute(statement)
+        context.run_migrations()
+
+
+def do_run_migrations(connection: Connection) -> None:
+    """Run the migrations over ``connection`` in one transaction, holding the migration lock.
+
+    The current revision is read only after the lock is held, so a process that waited for
+    another one's upgrade finds the schema at head and does nothing.
+    """
+    settings = database_settings(config)
+    progress = MigrationProgress(context.script, _destination())
+    prepare_connection(connection)
+    context.configure(
+        connection=connection,
+        on_version_apply=progress.on_version_apply,
+        **_options(connection.dialect.name),
+    )
+    config.attributes["progress"] = progress
+    try:
+        with context.begin_transaction():
+            take_migration_lock(connection, settings.migration_lock_timeout)
+            progress.start(context.get_context())
+            context.run_migrations()
+    except MigrationError:
+        raise
+    except Exception as exc:
+        raise MigrationError(progress.failing_revision(), describe_error(exc)) from exc
+
+
+async def run_async_migrations() -> None:
+    """Create an async engine (unless one was shared), and run the migrations over it."""
+    shared = config.attributes.get("connection")
+    if isinstance(shared, AsyncEngine):
+        engine = shared
+    else:
+        engine = create_engine(database_settings(config).database_url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run_migrations)
+    finally:
+        if engine is not shared:
+            await engine.dispose()
+
+
+def run_migrations_online() -> None:
+    """Online mode from a synchronous caller (the CLI, or a test suite sharing a connectable)."""
+    shared = config.attributes.get("connection")
+    if isinstance(shared, Connection):
+        do_run_migrations(shared)
+    elif isinstance(shared, Engine):
+        with shared.connect() as connection:
+            do_run_migrations(connection)
+    else:
+        asyncio.run(run_async_migrations())
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+elif not config.attributes.get(CALLER_AWAITS):
+    run_migrations_online()

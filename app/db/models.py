@@ -1,0 +1,140 @@
+"""The digital market's tables.
+
+Money is an integer number of Telegram Stars. Every timestamp is aware UTC.
+A stock item is one unique digital good (a key, a code, a file) and is sold at most once.
+An order is created when a buyer reserves an item; it becomes a payment record when Telegram
+reports the payment, keyed by the unique ``telegram_payment_charge_id``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db.base import Base, TimestampMixin, utcnow
+
+
+class ItemKind(enum.StrEnum):
+    TEXT = "text"  # a key or code, delivered as a message
+    FILE = "file"  # a Telegram file_id, delivered as a document
+
+
+class ItemStatus(enum.StrEnum):
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    SOLD = "sold"
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "pending"  # an item is reserved and an invoice was sent
+    EXPIRED = "expired"  # the reservation ran out before any payment
+    DELIVERED = "delivered"  # paid, and the item was handed over
+    REFUND_DUE = "refund_due"  # paid, but nothing was left to deliver: the owner must refund
+    REFUNDED = "refunded"
+
+
+def _values(enum_cls: type[enum.StrEnum]) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum_cls)
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    language_code: Mapped[str | None] = mapped_column(String(16))
+    is_blocked: Mapped[bool] = mapped_column(default=False, server_default=false())
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class Category(TimestampMixin, Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(64), unique=True)
+    position: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    products: Mapped[list[Product]] = relationship(back_populates="category")
+
+
+class Product(TimestampMixin, Base):
+    __tablename__ = "products"
+    __table_args__ = (CheckConstraint("price > 0", name="price_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    price: Mapped[int] = mapped_column(comment="price in Telegram Stars (XTR)")
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), index=True
+    )
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    low_stock_threshold: Mapped[int] = mapped_column(default=3, server_default="3")
+
+    category: Mapped[Category | None] = relationship(back_populates="products")
+
+
+class StockItem(TimestampMixin, Base):
+    __tablename__ = "stock_items"
+    __table_args__ = (
+        UniqueConstraint("product_id", "fingerprint"),
+        CheckConstraint(f"kind IN ({_values(ItemKind)})", name="kind_known"),
+        CheckConstraint(f"status IN ({_values(ItemStatus)})", name="status_known"),
+        Index("ix_stock_items_product_id_status", "product_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(8), default=ItemKind.TEXT)
+    content: Mapped[str] = mapped_column(Text, comment="the key or code, or a Telegram file_id")
+    fingerprint: Mapped[str] = mapped_column(String(64), comment="sha256 of content")
+    status: Mapped[str] = mapped_column(String(16), default=ItemStatus.AVAILABLE)
+    reserved_until: Mapped[datetime | None]
+    sold_at: Mapped[datetime | None]
+
+
+class Order(TimestampMixin, Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(f"status IN ({_values(OrderStatus)})", name="status_known"),
+        Index("ix_orders_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), index=True
+    )
+    stock_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stock_items.id", ondelete="RESTRICT"), index=True
+    )
+    payload: Mapped[str] = mapped_column(String(64), unique=True, comment="invoice payload")
+    amount: Mapped[int] = mapped_column(comment="Telegram Stars")
+    currency: Mapped[str] = mapped_column(String(8), default="XTR", server_default="XTR")
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PENDING)
+    expires_at: Mapped[datetime]
+    telegram_payment_charge_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    provider_payment_charge_id: Mapped[str | None] = mapped_column(String(255))
+    paid_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    refunded_at: Mapped[datetime | None]
+
+    product: Mapped[Product] = relationship()
+    stock_item: Mapped[StockItem | None] = relationship()
