@@ -29,7 +29,7 @@ _ASYNC_DRIVERS = {
 
 
 def normalize_database_url(raw: str) -> URL:
-    """Parse a database URL and pick the asyncio driver; Heroku-style ``postgres://`` is accepted."""
+    """Parse a database URL and pick the asyncio driver; accepts Heroku-style ``postgres://``."""
     try:
         url = make_url(raw.strip())
     except ArgumentError:
@@ -59,7 +59,7 @@ class DatabaseSettings(BaseSettings):
         if isinstance(value, URL):
             return value
         if not isinstance(value, str) or not value.strip():
-            raise ValueError("must not be empty")  # noqa: TRY003 (pydantic reports it per field)
+            raise ValueError("must not be empty")
         return normalize_database_url(value)
 
     @field_validator("log_level", mode="before")
@@ -87,6 +87,10 @@ class Settings(DatabaseSettings):
     bot_token: SecretStr
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+
+    # The shop.
+    reservation_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    support_contact: str | None = None  # shown by /paysupport, e.g. "@shop_support"
 
     # Webhook mode (replicas behind a load balancer).
     webhook_url: str | None = None

@@ -10,7 +10,12 @@ import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -38,9 +43,7 @@ def create_engine(url: URL, **kwargs: Any) -> AsyncEngine:
     BEGIN, which is how migrations and stock claims serialise across processes.
     """
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **kwargs
-        )
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **kwargs)
         _make_sqlite_transactional(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -83,9 +86,9 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {message}"
 
 
-async def wait_for_database(engine: AsyncEngine, timeout: float) -> None:
-    """Retry ``SELECT 1`` with exponential backoff until it answers or ``timeout`` runs out."""
-    deadline = time.monotonic() + timeout
+async def wait_for_database(engine: AsyncEngine, within: float) -> None:
+    """Retry ``SELECT 1`` with exponential backoff until it answers or ``within`` s ran out."""
+    deadline = time.monotonic() + within
     delay = 0.2
     attempt = 0
     while True:
@@ -101,7 +104,11 @@ async def wait_for_database(engine: AsyncEngine, timeout: float) -> None:
                 raise DatabaseUnavailableError(
                     f"cannot connect to the database after {attempt} attempt(s): {reason}"
                 ) from None
-            log.warning("database not reachable yet", attempt=attempt, error=reason,
-                        retry_in=round(min(delay, left), 2))
+            log.warning(
+                "database not reachable yet",
+                attempt=attempt,
+                error=reason,
+                retry_in=round(min(delay, left), 2),
+            )
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 2, 5.0)

@@ -98,9 +98,9 @@ def check_known(db_heads: tuple[str, ...], script: ScriptDirectory) -> None:
         )
 
 
-async def upgrade_to_head(engine: AsyncEngine, config: Config, script: ScriptDirectory) -> list[
-    dict[str, Any]
-]:
+async def upgrade_to_head(
+    engine: AsyncEngine, config: Config, script: ScriptDirectory
+) -> list[dict[str, Any]]:
     """Apply pending revisions on this event loop through env.py's ``run_async_migrations``."""
 
     def upgrade(rev: Any, _context: MigrationContext) -> Any:
@@ -139,7 +139,7 @@ async def migrate(engine: AsyncEngine, settings: DatabaseSettings) -> SchemaRepo
 async def wait_for_head(
     engine: AsyncEngine, settings: DatabaseSettings, *, interval: float = 1.0
 ) -> SchemaReport:
-    """For ``--no-migrate``: never run DDL; poll until another process brought the schema to head."""
+    """``--no-migrate``: never run DDL; poll until another process brought the schema to head."""
     started = time.perf_counter()
     script = ScriptDirectory.from_config(alembic_config(settings))
     head = script_head(script)
@@ -156,7 +156,11 @@ async def wait_for_head(
                 f"gave up after SCHEMA_WAIT_TIMEOUT={settings.schema_wait_timeout:g}s. "
                 "Run the migrating process (`python -m app` or `alembic upgrade head`) first"
             )
-        log.info("waiting for the schema to reach head", current=_label(current), head=head,
-                 seconds_left=round(left, 1))
+        log.info(
+            "waiting for the schema to reach head",
+            current=_label(current),
+            head=head,
+            seconds_left=round(left, 1),
+        )
         await asyncio.sleep(min(interval, left))
         current = await database_heads(engine)

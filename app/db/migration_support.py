@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from alembic.config import Config
-from alembic.runtime.migration import MigrationInfo, MigrationContext
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import text

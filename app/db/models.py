@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    func,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -37,6 +37,12 @@ class ItemStatus(enum.StrEnum):
     AVAILABLE = "available"
     RESERVED = "reserved"
     SOLD = "sold"
+
+
+class BroadcastStatus(enum.StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
 
 
 class OrderStatus(enum.StrEnum):
@@ -59,7 +65,9 @@ class User(TimestampMixin, Base):
     first_name: Mapped[str] = mapped_column(String(128), default="", server_default="")
     language_code: Mapped[str | None] = mapped_column(String(16))
     is_blocked: Mapped[bool] = mapped_column(default=False, server_default=false())
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(
+        default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
 
 
 class Category(TimestampMixin, Base):
@@ -138,3 +146,26 @@ class Order(TimestampMixin, Base):
 
     product: Mapped[Product] = relationship()
     stock_item: Mapped[StockItem | None] = relationship()
+
+
+class Broadcast(TimestampMixin, Base):
+    """A message to every user, sent in user-id order; ``last_user_id`` lets a restart resume.
+
+    ``lease_until`` is held by the process that is sending, so that one replica sends at a time.
+    """
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_values(BroadcastStatus)})", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=BroadcastStatus.RUNNING)
+    last_user_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    sent: Mapped[int] = mapped_column(default=0, server_default="0")
+    blocked: Mapped[int] = mapped_column(default=0, server_default="0")
+    failed: Mapped[int] = mapped_column(default=0, server_default="0")
+    lease_until: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

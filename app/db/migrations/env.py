@@ -60,9 +60,10 @@ def _options(dialect: str) -> dict[str, Any]:
 def _destination() -> str | None:
     """The target revision of the running command (``revision --autogenerate`` has none)."""
     try:
-        return context.get_revision_argument()  # type: ignore[no-any-return]
+        destination = context.get_revision_argument()
     except KeyError:
         return None
+    return destination if isinstance(destination, str) else None
 
 
 def run_migrations_offline() -> None:
@@ -92,7 +93,7 @@ def do_run_migrations(connection: Connection) -> None:
     prepare_connection(connection)
     context.configure(
         connection=connection,
-        on_version_apply=progress.on_version_apply,
+        on_version_apply=progress.on_version_apply,  # type: ignore[arg-type]
         **_options(connection.dialect.name),
     )
     config.attributes["progress"] = progress
