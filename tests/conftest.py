@@ -145,7 +145,7 @@ class RunningBot:
 @contextlib.asynccontextmanager
 async def running_bot(api: FakeBotAPI, settings: Settings) -> AsyncIterator[RunningBot]:
     engine = create_engine(settings.database_url)
-    bot = create_bot(settings)
+    bot = create_bot(settings, strict_transactions=True)
     dispatcher = create_dispatcher(settings, engine, migrate=True)
     started = asyncio.Event()
     dispatcher.startup.register(started.set)

@@ -16,10 +16,12 @@ from app.config import Settings
 from app.db.engine import create_session_factory
 from app.handlers import build_root_router
 from app.middlewares import setup_middlewares
+from app.middlewares.db import TransactionGuard
 
 
-def create_bot(settings: Settings) -> Bot:
+def create_bot(settings: Settings, *, strict_transactions: bool = False) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(TransactionGuard(strict=strict_transactions))
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,

@@ -1,13 +1,28 @@
-"""One AsyncSession per update: committed when the handler returns, rolled back if it raises."""
+"""One AsyncSession per update: committed when the handler returns, rolled back if it raises.
+
+No transaction may stay open across a call to the Telegram API (a slow or retried API call
+would hold row locks for its whole duration). Handlers therefore commit before they reply;
+:class:`TransactionGuard`, a Bot request middleware, reports any API call made while the
+update's session still has a transaction open.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
-from aiogram import BaseMiddleware
+import structlog
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+log = structlog.get_logger(__name__)
+
+current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -22,6 +37,38 @@ class DbSessionMiddleware(BaseMiddleware):
     ) -> Any:
         async with self.session_factory() as session:
             data["session"] = session
-            result = await handler(event, data)
-            await session.commit()
-            return result
+            token = current_session.set(session)
+            try:
+                result = await handler(event, data)
+                await session.commit()
+                return result
+            finally:
+                current_session.reset(token)
+
+
+class OpenTransactionError(RuntimeError):
+    """A Telegram API call was made while the update's database transaction was open."""
+
+
+class TransactionGuard(BaseRequestMiddleware):
+    """Flags Telegram API calls made inside an open database transaction.
+
+    ``strict`` (the tests) raises; otherwise the call goes on and an error is logged.
+    """
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        session = current_session.get()
+        if session is not None and session.in_transaction():
+            name = type(method).__name__
+            if self.strict:
+                raise OpenTransactionError(f"{name} called inside an open database transaction")
+            log.error("Telegram API call inside an open database transaction", method=name)
+        return await make_request(bot, method)
