@@ -36,6 +36,21 @@ class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
         return line
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is at the time (it may be swapped, e.g. by pytest)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 class _AlembicChatterFilter(logging.Filter):
     """Drops the two lines Alembic logs each time it opens a MigrationContext, even read-only."""
 
@@ -85,7 +100,7 @@ def configure_logging(
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
     handler.addFilter(_AlembicChatterFilter())

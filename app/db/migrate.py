@@ -130,8 +130,10 @@ async def migrate(engine: AsyncEngine, settings: DatabaseSettings) -> SchemaRepo
             steps = await upgrade_to_head(engine, config, script)
         except MigrationError:
             raise
-        except Exception as exc:  # a failure outside any revision (e.g. the lock timed out)
-            raise MigrationError(_label(before), describe_error(exc)) from exc
+        except Exception as exc:  # e.g. a Python error inside a revision file
+            progress = config.attributes.get("progress")
+            revision = progress.failing_revision() if progress else _label(before)
+            raise MigrationError(revision, describe_error(exc)) from exc
     after = await database_heads(engine)
     return SchemaReport(before, after, head, time.perf_counter() - started, steps)
 

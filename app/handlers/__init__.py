@@ -8,7 +8,21 @@ from aiogram import Router
 from app.handlers import admin, start
 
 
+def _adopt(root: Router, *routers: Router) -> None:
+    """Include module-level routers, moving them from a previous root if there was one.
+
+    A router has one parent; a process that builds a second Dispatcher (the tests, the
+    benchmarks) re-parents them to the newest root instead of failing.
+    """
+    for router in routers:
+        previous = router.parent_router
+        if previous is not None:
+            previous.sub_routers.remove(router)
+            router._parent_router = None
+    root.include_routers(*routers)
+
+
 def build_root_router() -> Router:
     root = Router(name="root")
-    root.include_routers(start.router, admin.router)
+    _adopt(root, start.router, admin.router)
     return root
