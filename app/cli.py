@@ -16,6 +16,7 @@ import structlog
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
 from app.bot.polling import run_polling
+from app.bot.release import migrate_and_exit
 from app.config import ConfigError, DatabaseSettings, Settings, load_settings
 from app.db.engine import DatabaseUnavailableError
 from app.db.migrate import SchemaError
@@ -45,8 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", title="shop management commands"
     )
+    commands.add_parser(
+        "migrate",
+        help="bring the database schema to head and exit (a release step); "
+        "exits non-zero if a migration fails",
+    )
     register_commands(commands)
     return parser
+
+
+def _settings_class(command: str | None) -> type[DatabaseSettings]:
+    """The bot needs its token; the release step and the shop commands only need the database."""
+    return Settings if command is None else DatabaseSettings
 
 
 def _secrets(settings: DatabaseSettings) -> list[str]:
@@ -69,6 +80,9 @@ def _describe_failure(exc: BaseException, settings: DatabaseSettings) -> str | N
 
 
 async def _run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
+    if args.command == "migrate":
+        await migrate_and_exit(settings)
+        return EXIT_OK
     if args.command is not None:
         return await run_command(args, settings)
     assert isinstance(settings, Settings)
@@ -79,7 +93,7 @@ async def _run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(Settings if args.command is None else DatabaseSettings)
+        settings = load_settings(_settings_class(args.command))
     except ConfigError as exc:
         configure_logging()
         log.error(str(exc))
