@@ -14,6 +14,9 @@ import pytest
 from sqlalchemy.engine import URL
 
 from app.cli import EXIT_CONFIG, EXIT_FAILURE, main
+from app.db.engine import create_engine
+from app.db.migrate import migrate
+from tests.conftest import make_settings
 from tests.processes import APP_VARIABLES, url_env
 from tests.schema import all_revisions, execute, head, scalar, table_exists
 
@@ -105,10 +108,6 @@ def test_unreachable_database_retries_then_exits(
 
 
 async def _at_unknown_revision(url: URL) -> None:
-    from app.db.engine import create_engine
-    from app.db.migrate import migrate
-    from tests.conftest import make_settings
-
     engine = create_engine(url)
     try:
         await migrate(engine, make_settings(url))

@@ -89,9 +89,34 @@ def take_migration_lock(connection: Connection, lock_timeout: float) -> None:
 
 
 def prepare_connection(connection: Connection) -> None:
-    """Before the migration transaction begins: SQLite takes the write lock at BEGIN."""
+    """Before the migration transaction begins, on SQLite: take the write lock at BEGIN, and
+    switch foreign keys off, as batch mode needs to copy and drop referenced tables (SQLite
+    ignores the pragma inside a transaction, so it must come first)."""
     if connection.dialect.name == "sqlite" and not connection.in_transaction():
-        connection.execution_options(sqlite_begin="IMMEDIATE")
+        connection.execution_options(sqlite_begin="IMMEDIATE", sqlite_foreign_keys=False)
+
+
+def check_foreign_keys(connection: Connection) -> None:
+    """SQLite, before COMMIT: the migrated data must still satisfy every foreign key."""
+    if connection.dialect.name != "sqlite":
+        return
+    violations = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if violations:
+        tables = sorted({str(row[0]) for row in violations})
+        raise CommandError(f"the migration broke foreign keys in {', '.join(tables)}")
+
+
+def restore_connection(connection: Connection) -> None:
+    """After the migration transaction: foreign keys back on for the pooled connection.
+
+    Sent on the driver's cursor, so that SQLAlchemy does not open a transaction around it.
+    """
+    if connection.dialect.name == "sqlite" and not connection.in_transaction():
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
 
 
 @dataclass

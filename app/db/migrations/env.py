@@ -29,9 +29,11 @@ from app.db.migration_support import (
     CALLER_AWAITS,
     MigrationError,
     MigrationProgress,
+    check_foreign_keys,
     database_settings,
     lock_statements,
     prepare_connection,
+    restore_connection,
     take_migration_lock,
 )
 
@@ -103,8 +105,11 @@ def do_run_migrations(connection: Connection) -> None:
             take_migration_lock(connection, settings.migration_lock_timeout)
             progress.start(context.get_context())
             context.run_migrations()
+            check_foreign_keys(connection)
     except SQLAlchemyError as exc:  # other exceptions (e.g. test harness control flow) pass
         raise MigrationError(progress.failing_revision(), describe_error(exc)) from exc
+    finally:
+        restore_connection(connection)
 
 
 async def run_async_migrations() -> None:
