@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from app.handlers import admin, start
+from app.handlers import admin, catalog, checkout, fallback, info, purchases, start
 
 
 def _adopt(root: Router, *routers: Router) -> None:
@@ -24,5 +24,14 @@ def _adopt(root: Router, *routers: Router) -> None:
 
 def build_root_router() -> Router:
     root = Router(name="root")
-    _adopt(root, start.router, admin.router)
+    _adopt(
+        root,
+        start.router,
+        catalog.router,
+        checkout.router,
+        purchases.router,
+        info.router,
+        admin.router,
+        fallback.router,  # last: answers whatever nobody else took
+    )
     return root

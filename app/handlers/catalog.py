@@ -1,0 +1,136 @@
+"""The catalog: categories, then a category's products (paged), then one product's card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.handlers.start import show
+from app.i18n import Translator
+from app.keyboards import buyer as kb
+from app.services import catalog
+from app.services.catalog import OTHER, CategoryRow, Page, ProductCard
+
+router = Router(name=__name__)
+
+MAX_DESCRIPTION = 3000  # the card must stay within Telegram's 4096 characters
+
+
+def _page_line(t: Translator, page: Page[Any]) -> str:
+    if page.pages <= 1:
+        return ""
+    return "\n\n" + t("buyer.pager.page", page=page.page + 1, pages=page.pages)
+
+
+def card_text(t: Translator, card: ProductCard) -> str:
+    parts = [t("buyer.catalog.card_title", title=card.title)]
+    if description := card.description.strip():
+        if len(description) > MAX_DESCRIPTION:
+            description = description[:MAX_DESCRIPTION] + "…"
+        parts.append(t("buyer.catalog.card_description", description=description))
+    price = t("buyer.catalog.card_price", price=card.price)
+    stock = t("buyer.catalog.card_left", left=card.left) if card.left else ""
+    parts.append("\n".join(filter(None, [price, stock])))
+    if card.held_by_viewer:
+        parts.append(t("buyer.catalog.card_reserved"))
+    elif not card.left:
+        parts.append(t("buyer.catalog.card_sold_out"))
+    return "\n\n".join(parts)
+
+
+async def _categories_screen(
+    session: AsyncSession, t: Translator, page: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    rows = await catalog.categories(session)
+    if not rows:
+        return t("buyer.catalog.empty"), kb.back_to_menu(t)
+    if len(rows) == 1 and rows[0].id == OTHER:  # no categories: one flat list
+        return await _products_screen(session, t, OTHER, page, flat=True)
+    listing: Page[CategoryRow] = catalog.paginate(rows, page)
+    text = t("buyer.catalog.categories") + _page_line(t, listing)
+    return text, kb.categories(t, listing)
+
+
+async def _products_screen(
+    session: AsyncSession, t: Translator, category: int, page: int, *, flat: bool
+) -> tuple[str, InlineKeyboardMarkup]:
+    listing = await catalog.products_page(session, category, page)
+    if flat:
+        title = t("buyer.catalog.all_products")
+    else:
+        title = await catalog.category_title(session, category) or t("buyer.catalog.other")
+    text = t("buyer.catalog.products", category=title)
+    if not listing.items:
+        text += "\n\n" + t("buyer.catalog.empty_category")
+    markup = kb.products(t, listing, category, back_to_categories=not flat)
+    return text + _page_line(t, listing), markup
+
+
+async def _is_flat(session: AsyncSession) -> bool:
+    rows = await catalog.categories(session)
+    return all(row.id == OTHER for row in rows)
+
+
+@router.message(Command("catalog"))
+async def catalog_command(message: Message, session: AsyncSession, t: Translator) -> None:
+    text, markup = await _categories_screen(session, t, 0)
+    await session.commit()
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(kb.MenuCb.filter(F.action == "catalog"))
+async def catalog_menu(
+    query: CallbackQuery, session: AsyncSession, bot: Bot, t: Translator
+) -> None:
+    text, markup = await _categories_screen(session, t, 0)
+    await session.commit()
+    await show(query, bot, text, markup)
+
+
+@router.callback_query(kb.CategoriesCb.filter())
+async def categories_page(
+    query: CallbackQuery,
+    callback_data: kb.CategoriesCb,
+    session: AsyncSession,
+    bot: Bot,
+    t: Translator,
+) -> None:
+    text, markup = await _categories_screen(session, t, callback_data.page)
+    await session.commit()
+    await show(query, bot, text, markup)
+
+
+@router.callback_query(kb.ProductsCb.filter())
+async def products_page(
+    query: CallbackQuery,
+    callback_data: kb.ProductsCb,
+    session: AsyncSession,
+    bot: Bot,
+    t: Translator,
+) -> None:
+    flat = callback_data.category == OTHER and await _is_flat(session)
+    text, markup = await _products_screen(
+        session, t, callback_data.category, callback_data.page, flat=flat
+    )
+    await session.commit()
+    await show(query, bot, text, markup)
+
+
+@router.callback_query(kb.ProductCb.filter())
+async def product(
+    query: CallbackQuery,
+    callback_data: kb.ProductCb,
+    session: AsyncSession,
+    bot: Bot,
+    t: Translator,
+) -> None:
+    card = await catalog.product_card(session, callback_data.id, query.from_user.id)
+    await session.commit()
+    if card is None:
+        await query.answer(t("buyer.catalog.gone"), show_alert=True)
+        return
+    await show(query, bot, card_text(t, card), kb.product_card(t, card, callback_data.page))

@@ -1,0 +1,39 @@
+"""Last router: whatever no other router took. Included after the owner tools, so that owner
+commands sent by anyone else get the same answer as any unknown command."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType, ContentType
+from aiogram.types import CallbackQuery, Message
+
+from app.i18n import Translator
+
+router = Router(name=__name__)
+
+# What a person can send; service messages (payments, refunds, pins…) get no reply.
+USER_CONTENT = frozenset(
+    {
+        ContentType.TEXT,
+        ContentType.PHOTO,
+        ContentType.DOCUMENT,
+        ContentType.STICKER,
+        ContentType.VIDEO,
+        ContentType.VIDEO_NOTE,
+        ContentType.VOICE,
+        ContentType.AUDIO,
+        ContentType.ANIMATION,
+        ContentType.CONTACT,
+        ContentType.LOCATION,
+    }
+)
+
+
+@router.message(F.chat.type == ChatType.PRIVATE, F.content_type.in_(USER_CONTENT))
+async def unknown(message: Message, t: Translator) -> None:
+    await message.answer(t("unknown_command"))
+
+
+@router.callback_query()
+async def stale_button(query: CallbackQuery, t: Translator) -> None:
+    await query.answer(t("buyer.fallback.stale_button"), show_alert=True)

@@ -1,0 +1,51 @@
+"""/help, /terms and /paysupport (Telegram requires bots that accept Stars to answer it)."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.handlers.start import show
+from app.i18n import Translator
+from app.keyboards.buyer import MenuCb, back_to_menu, main_menu
+from app.services import notify
+
+router = Router(name=__name__)
+
+
+@router.message(Command("help"))
+async def help_command(message: Message, t: Translator) -> None:
+    await message.answer(t("buyer.info.help"), reply_markup=main_menu(t))
+
+
+@router.callback_query(MenuCb.filter(F.action == "help"))
+async def help_button(query: CallbackQuery, bot: Bot, t: Translator) -> None:
+    await show(query, bot, t("buyer.info.help"), back_to_menu(t))
+
+
+@router.message(Command("terms"))
+async def terms(message: Message, t: Translator) -> None:
+    await message.answer(t("buyer.info.terms"))
+
+
+@router.message(Command("paysupport"), F.from_user)
+async def paysupport(
+    message: Message, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+) -> None:
+    """Point to the support contact; without one, the owner is told to get in touch."""
+    assert message.from_user is not None
+    if settings.support_contact:
+        await message.answer(t("buyer.info.paysupport_contact", contact=settings.support_contact))
+        return
+    await message.answer(t("buyer.info.paysupport_owner"))
+    await notify.alert_admins(
+        bot,
+        session,
+        settings,
+        "buyer.alert.paysupport",
+        user=message.from_user.id,
+        username=message.from_user.username or "—",
+    )

@@ -1,0 +1,83 @@
+"""My purchases: the buyer's paid orders, newest first, each deliverable again."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import OrderStatus
+from app.handlers.start import show
+from app.i18n import Translator
+from app.keyboards import buyer as kb
+from app.services import delivery
+from app.services.catalog import Page
+from app.services.delivery import DeliveryResult, Purchase
+
+router = Router(name=__name__)
+
+
+def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMarkup]:
+    if not page.items:
+        return t("buyer.purchases.empty"), kb.back_to_menu(t)
+    lines = [t("buyer.purchases.title"), ""]
+    for purchase in page.items:
+        date = purchase.paid_at.strftime("%Y-%m-%d") if purchase.paid_at else "—"
+        status = t(f"buyer.purchases.status_{purchase.status}")
+        lines.append(
+            t(
+                "buyer.purchases.line",
+                order=purchase.order_id,
+                title=purchase.title,
+                amount=purchase.amount,
+                date=date,
+                status=status,
+            )
+        )
+    if any(p.status == OrderStatus.DELIVERED for p in page.items):
+        lines += ["", t("buyer.purchases.hint")]
+    if page.pages > 1:
+        lines += ["", t("buyer.pager.page", page=page.page + 1, pages=page.pages)]
+    return "\n".join(lines), kb.purchases(t, page)
+
+
+@router.message(Command("purchases"), F.from_user)
+async def purchases_command(message: Message, session: AsyncSession, t: Translator) -> None:
+    assert message.from_user is not None
+    page = await delivery.purchases_page(session, message.from_user.id, 0)
+    await session.commit()
+    text, markup = _screen(t, page)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(kb.MenuCb.filter(F.action == "purchases"))
+@router.callback_query(kb.PurchasesCb.filter())
+async def purchases(
+    query: CallbackQuery, session: AsyncSession, bot: Bot, t: Translator, callback_data: object
+) -> None:
+    number = callback_data.page if isinstance(callback_data, kb.PurchasesCb) else 0
+    page = await delivery.purchases_page(session, query.from_user.id, number)
+    await session.commit()
+    text, markup = _screen(t, page)
+    await show(query, bot, text, markup)
+
+
+@router.callback_query(kb.ResendCb.filter())
+async def resend(
+    query: CallbackQuery,
+    callback_data: kb.ResendCb,
+    session: AsyncSession,
+    bot: Bot,
+    t: Translator,
+) -> None:
+    result = await delivery.redeliver(
+        session, bot, t, user_id=query.from_user.id, order_id=callback_data.order
+    )
+    notices = {
+        DeliveryResult.SENT: ("buyer.delivery.resent", False),
+        DeliveryResult.NOT_FOUND: ("buyer.delivery.not_found", True),
+        DeliveryResult.FAILED: ("buyer.delivery.failed", True),
+    }
+    key, alert = notices.get(result, ("buyer.delivery.resent", False))
+    await query.answer(t(key), show_alert=alert)

@@ -1,0 +1,127 @@
+"""Inline keyboards of the buyer side and their callback data.
+
+Every prefix starts with ``b-`` so that the owner tools can never collide with them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from app.db.models import OrderStatus
+from app.i18n import Translator
+from app.services.catalog import CategoryRow, Page, ProductCard, ProductRow
+from app.services.delivery import Purchase
+
+
+class MenuCb(CallbackData, prefix="b-menu"):
+    action: str  # "main", "catalog", "purchases", "help"
+
+
+class CategoriesCb(CallbackData, prefix="b-cats"):
+    page: int = 0
+
+
+class ProductsCb(CallbackData, prefix="b-prods"):
+    category: int  # OTHER (0) for products without a category
+    page: int = 0
+
+
+class ProductCb(CallbackData, prefix="b-prod"):
+    id: int
+    page: int = 0  # the list page to go back to
+
+
+class BuyCb(CallbackData, prefix="b-buy"):
+    product: int
+
+
+class PurchasesCb(CallbackData, prefix="b-my"):
+    page: int = 0
+
+
+class ResendCb(CallbackData, prefix="b-resend"):
+    order: int
+    page: int = 0
+
+
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def _pager(
+    t: Translator, page: Page[Any], make: type[CallbackData], **fixed: int
+) -> list[InlineKeyboardButton]:
+    row = []
+    if page.has_prev:
+        row.append(_button(t("buyer.pager.prev"), make(page=page.page - 1, **fixed)))
+    if page.has_next:
+        row.append(_button(t("buyer.pager.next"), make(page=page.page + 1, **fixed)))
+    return row
+
+
+def main_menu(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(t("buyer.menu.catalog"), MenuCb(action="catalog"))],
+            [_button(t("buyer.menu.purchases"), MenuCb(action="purchases"))],
+            [_button(t("buyer.menu.help"), MenuCb(action="help"))],
+        ]
+    )
+
+
+def back_to_menu(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[_button(t("buyer.menu.back_to_menu"), MenuCb(action="main"))]]
+    )
+
+
+def categories(t: Translator, page: Page[CategoryRow]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for row in page.items:
+        title = row.title if row.title is not None else t("buyer.catalog.other")
+        text = t("buyer.catalog.category_button", title=title, count=row.products)
+        builder.row(_button(text, ProductsCb(category=row.id)))
+    if pager := _pager(t, page, CategoriesCb):
+        builder.row(*pager)
+    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
+    return builder.as_markup()
+
+
+def products(
+    t: Translator, page: Page[ProductRow], category: int, *, back_to_categories: bool
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for row in page.items:
+        key = "buyer.catalog.product_button" if row.left else "buyer.catalog.product_sold_out"
+        text = t(key, title=row.title, price=row.price)
+        builder.row(_button(text, ProductCb(id=row.id, page=page.page)))
+    if pager := _pager(t, page, ProductsCb, category=category):
+        builder.row(*pager)
+    if back_to_categories:
+        builder.row(_button(t("buyer.menu.back"), CategoriesCb()))
+    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
+    return builder.as_markup()
+
+
+def product_card(t: Translator, card: ProductCard, page: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if card.left or card.held_by_viewer:
+        builder.row(_button(t("buyer.catalog.buy", price=card.price), BuyCb(product=card.id)))
+    builder.row(_button(t("buyer.menu.back"), ProductsCb(category=card.category_id, page=page)))
+    return builder.as_markup()
+
+
+def purchases(t: Translator, page: Page[Purchase]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for purchase in page.items:
+        if purchase.status == OrderStatus.DELIVERED:
+            text = t("buyer.purchases.resend", title=purchase.title, order=purchase.order_id)
+            builder.row(_button(text, ResendCb(order=purchase.order_id, page=page.page)))
+    if pager := _pager(t, page, PurchasesCb):
+        builder.row(*pager)
+    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
+    return builder.as_markup()
