@@ -11,13 +11,11 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 import structlog
-from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
-from app.bot.polling import run_polling
-from app.bot.release import migrate_and_exit
-from app.config import ConfigError, DatabaseSettings, Settings, load_settings
+from app.config import ConfigError, DatabaseSettings, load_settings
 from app.db.engine import DatabaseUnavailableError
 from app.db.migrate import SchemaError
 from app.db.migration_support import MigrationError
@@ -35,7 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app",
         description="Telegram shop bot for digital goods. Without a command, runs the bot: "
-        "it migrates the database to head, then polls Telegram for updates.",
+        "it migrates the database to head, then polls Telegram for updates (or, with "
+        "--webhook, serves them as a webhook replica).",
+    )
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve the Bot API webhook on HOST:PORT at WEBHOOK_PATH (and GET /healthz) instead "
+        "of polling; needs WEBHOOK_SECRET. Without --no-migrate this process also migrates "
+        "and registers the webhook (setWebhook), so it needs WEBHOOK_URL too",
     )
     parser.add_argument(
         "--no-migrate",
@@ -48,57 +54,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "migrate",
-        help="bring the database schema to head and exit (a release step); "
-        "exits non-zero if a migration fails",
+        help="bring the database schema to head and exit (a release step); with WEBHOOK_URL "
+        "set, then register the webhook (setWebhook). Exits non-zero if either fails",
     )
     register_commands(commands)
     return parser
 
 
-def _settings_class(command: str | None) -> type[DatabaseSettings]:
-    """The bot needs its token; the release step and the shop commands only need the database."""
-    return Settings if command is None else DatabaseSettings
+def _bot_entry() -> ModuleType:
+    """The bot's runner, imported only to run the bot: the shop commands never load aiogram."""
+    from app.bot import entry  # noqa: PLC0415 (aiogram takes seconds to import)
+
+    return entry
 
 
-def _secrets(settings: DatabaseSettings) -> list[str]:
-    secrets = [settings.bot_token.get_secret_value()] if isinstance(settings, Settings) else []
-    if settings.database_url.password:
-        secrets.append(str(settings.database_url.password))
-    return secrets
+def _load(args: argparse.Namespace) -> DatabaseSettings:
+    if args.command is None or args.command == "migrate":
+        settings: DatabaseSettings = _bot_entry().load(args)
+        return settings
+    return load_settings(DatabaseSettings)
+
+
+def _secrets(args: argparse.Namespace, settings: DatabaseSettings) -> list[str]:
+    found = [str(settings.database_url.password)] if settings.database_url.password else []
+    if args.command is None or args.command == "migrate":
+        found.extend(_bot_entry().secrets(settings))
+    return found
 
 
 def _describe_failure(exc: BaseException, settings: DatabaseSettings) -> str | None:
     """One line for an operator, or None for an error that is a bug (and keeps its traceback)."""
     if isinstance(exc, SchemaError | DatabaseUnavailableError):
         return f"not starting: {exc}"
-    if isinstance(exc, TelegramUnauthorizedError):
-        return "Telegram rejected BOT_TOKEN (401 Unauthorized); check the token from @BotFather"
-    if isinstance(exc, TelegramNetworkError):
-        url = getattr(settings, "telegram_api_url", "")
-        return f"cannot reach the Telegram Bot API at {url}: {exc.message}"
+    if "app.bot.entry" in sys.modules:
+        message: str | None = _bot_entry().describe_failure(exc, settings)
+        return message
     return None
 
 
 async def _run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
-    if args.command == "migrate":
-        await migrate_and_exit(settings)
+    if args.command is None or args.command == "migrate":
+        await _bot_entry().run(args, settings)
         return EXIT_OK
-    if args.command is not None:
-        return await run_command(args, settings)
-    assert isinstance(settings, Settings)
-    await run_polling(settings, migrate=not args.no_migrate)
-    return EXIT_OK
+    return await run_command(args, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.webhook and args.command is not None:
+        parser.error("--webhook runs the bot; it cannot be combined with a command")
     try:
-        settings = load_settings(_settings_class(args.command))
+        settings = _load(args)
     except ConfigError as exc:
         configure_logging()
         log.error(str(exc))
         return EXIT_CONFIG
-    configure_logging(settings.log_level, json=settings.json_logs, secrets=_secrets(settings))
+    configure_logging(settings.log_level, json=settings.json_logs, secrets=_secrets(args, settings))
     try:
         return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:

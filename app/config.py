@@ -91,6 +91,7 @@ class Settings(DatabaseSettings):
     # The shop.
     reservation_minutes: int = Field(default=15, ge=1, le=24 * 60)
     support_contact: str | None = None  # shown by /paysupport, e.g. "@shop_support"
+    broadcast_rate: float = Field(default=25.0, gt=0, le=30)  # messages/s, under Telegram's 30
 
     # Webhook mode (replicas behind a load balancer).
     webhook_url: str | None = None

@@ -3,12 +3,23 @@
 Each command is registered with ``set_defaults(handler=...)``; a handler is
 ``async def handler(args, session_factory) -> int`` (the exit code) and prints its result.
 The commands use the bot's settings and database, after the bot's schema check.
+
+    python -m app product add --slug SLUG --title TITLE --price STARS [--category NAME]
+                              [--description TEXT]
+    python -m app product list
+    python -m app stock import --product SLUG [--csv] FILE    (FILE "-" reads stdin)
+
+Results go to stdout; an error an operator can fix is one line on stderr and exit code 1.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+import asyncio
+import html
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,12 +27,146 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import DatabaseSettings
 from app.db.engine import create_engine, create_session_factory, wait_for_database
 from app.db.migrate import wait_for_head
+from app.i18n import translator
+from app.services import products as catalog
+from app.services import stock
+from app.services.products import ShopInputError
+from app.services.tx import begin_write
 
 CommandHandler = Callable[[argparse.Namespace, async_sessionmaker[AsyncSession]], Awaitable[int]]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _input_error(exc: ShopInputError) -> int:
+    # The bot's own wording (owner.error.*), in English; those texts carry no HTML tags.
+    return _fail(html.unescape(translator("en")(f"owner.error.{exc.code}", **exc.params)))
+
+
+# --- product ----------------------------------------------------------------------------
+
+
+async def product_add(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
+    async with factory() as session:
+        await begin_write(session)
+        try:
+            product = await catalog.create_product(
+                session,
+                slug=args.slug,
+                title=args.title,
+                price=args.price,
+                category=args.category,
+                description=args.description,
+            )
+        except ShopInputError as exc:
+            return _input_error(exc)
+        await session.commit()
+        print(f"added product {product.slug!r} ({product.title}) at {product.price} Stars")
+    return EXIT_OK
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    numeric = [i for i in range(len(header)) if all(isinstance(r[i], int) for r in rows)]
+    lines = []
+    for row in cells:
+        parts = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+async def product_list(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
+    async with factory() as session:
+        rows = await catalog.product_rows(session)
+    if not rows:
+        print("no products yet; add one with: python -m app product add --help")
+        return EXIT_OK
+    header = ("slug", "title", "price", "category", "active", "available", "reserved", "sold")
+    table = [
+        (r.slug, r.title, r.price, r.category or "-", "yes" if r.is_active else "no", *counts)
+        for r in rows
+        for counts in [(r.available, r.reserved, r.sold)]
+    ]
+    for line in _table(header, table):
+        print(line)
+    return EXIT_OK
+
+
+# --- stock ------------------------------------------------------------------------------
+
+
+async def _read(source: str) -> bytes:
+    if source == "-":
+        return await asyncio.to_thread(sys.stdin.buffer.read)
+    return await asyncio.to_thread(Path(source).read_bytes)
+
+
+async def stock_import(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
+    try:
+        data = await _read(args.file)
+    except OSError as exc:
+        return _fail(f"cannot read {args.file}: {exc.strerror or exc}")
+    csv_format = args.csv or stock.is_csv(args.file)
+    async with factory() as session:
+        await begin_write(session)
+        try:
+            product = await catalog.require_product(session, args.product)
+            result = await stock.import_bytes(session, product.id, data, csv_format=csv_format)
+        except ShopInputError as exc:
+            return _input_error(exc)
+        except stock.NotTextError:
+            name = "stdin" if args.file == "-" else args.file
+            return _fail(f"{name} is not UTF-8 text; nothing was added")
+        except stock.UploadTooLargeError:
+            mb = stock.MAX_UPLOAD_BYTES // 2**20
+            return _fail(f"the upload is over {mb} MB; split it; nothing was added")
+        await session.commit()
+    print(
+        f"{product.slug}: added {result.added}, duplicates {result.duplicates}, "
+        f"blank lines skipped {result.blank}"
+    )
+    return EXIT_OK
+
+
+# --- wiring -----------------------------------------------------------------------------
 
 
 def register_commands(commands: Any) -> None:
     """Add the management sub-commands to the CLI's sub-parsers."""
+    product = commands.add_parser("product", help="add and list products")
+    product_commands = product.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    add = product_commands.add_parser("add", help="add a product (and its category if new)")
+    add.add_argument("--slug", required=True, help="short id: a-z, 0-9 and dashes")
+    add.add_argument("--title", required=True)
+    add.add_argument("--price", required=True, help="price in Telegram Stars (whole number)")
+    add.add_argument("--category", help="category name; created when missing")
+    add.add_argument("--description", default="")
+    add.set_defaults(handler=product_add)
+
+    listing = product_commands.add_parser("list", help="products with stock counts")
+    listing.set_defaults(handler=product_list)
+
+    stock_parser = commands.add_parser("stock", help="upload stock")
+    stock_commands = stock_parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    upload = stock_commands.add_parser(
+        "import", help="add items from a text file, one per line (duplicates are skipped)"
+    )
+    upload.add_argument("--product", required=True, metavar="SLUG")
+    upload.add_argument("--csv", action="store_true", help="take the first CSV column")
+    upload.add_argument("file", metavar="FILE", help="a .txt or .csv file, or - for stdin")
+    upload.set_defaults(handler=stock_import)
 
 
 async def run_command(args: argparse.Namespace, settings: DatabaseSettings) -> int:

@@ -8,10 +8,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.bot.lifecycle import on_shutdown, on_startup
+from app.bot.storage import create_storage, ping_storage
+from app.bot.webhook_setup import delete_webhook_before_polling
 from app.config import Settings
 from app.db.engine import create_session_factory
 from app.handlers import build_root_router
@@ -35,21 +36,36 @@ def create_dispatcher(
     *,
     migrate: bool,
     storage: BaseStorage | None = None,
+    webhook: bool = False,
 ) -> Dispatcher:
     """The Dispatcher with its routers, middlewares and lifecycle hooks.
 
     Handlers receive ``settings`` and a per-update ``session`` by dependency injection;
     the startup hook brings the schema to head (or waits for it) before polling starts.
+
+    Without ``storage``, FSM state goes to Redis when REDIS_URL is set (else memory), and a
+    startup hook checks that Redis answers. aiogram's own shutdown hook closes the storage.
+    Unless ``webhook``, the last startup hook removes any webhook, which would make
+    getUpdates fail with 409.
     """
+    owned = storage is None
     dispatcher = Dispatcher(
-        storage=storage or MemoryStorage(),
+        storage=create_storage(settings) if storage is None else storage,
         settings=settings,
         engine=engine,
         session_factory=create_session_factory(engine),
         migrate=migrate,
     )
     dispatcher.startup.register(on_startup)
+    if owned:
+        dispatcher.startup.register(_check_storage)
+    if not webhook:
+        dispatcher.startup.register(delete_webhook_before_polling)
     dispatcher.shutdown.register(on_shutdown)
     setup_middlewares(dispatcher)
     dispatcher.include_router(build_root_router())
     return dispatcher
+
+
+async def _check_storage(dispatcher: Dispatcher, settings: Settings) -> None:
+    await ping_storage(dispatcher.storage, settings.db_connect_timeout)

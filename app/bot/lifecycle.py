@@ -36,6 +36,6 @@ async def on_startup(engine: AsyncEngine, settings: Settings, migrate: bool) -> 
     )
 
 
-async def on_shutdown(engine: AsyncEngine) -> None:
-    await engine.dispose()
+async def on_shutdown() -> None:
+    """The engine is disposed by the runner after this, once every router's hook has run."""
     log.info("stopped")

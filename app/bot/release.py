@@ -1,30 +1,66 @@
-"""``python -m app migrate``: the release step of a deployment, run once before the replicas."""
+"""``python -m app migrate``: the release step of a deployment, run once before the replicas.
+
+It brings the schema to head and, when ``WEBHOOK_URL`` is set, registers the webhook
+(setWebhook with WEBHOOK_SECRET and the update types the handlers use): the replicas started
+afterwards with ``--webhook --no-migrate`` never touch either.
+"""
 
 from __future__ import annotations
 
 import structlog
+from aiogram.fsm.storage.memory import MemoryStorage
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.config import DatabaseSettings
+from app.bot.factory import create_bot, create_dispatcher
+from app.bot.webhook_setup import register_webhook
+from app.config import DatabaseSettings, Settings
 from app.db.engine import create_engine, wait_for_database
 from app.db.migrate import migrate
 
 log = structlog.get_logger(__name__)
 
 
+class ReleaseSettings(DatabaseSettings):
+    """What decides the shape of the release step: with WEBHOOK_URL it needs the bot's settings."""
+
+    webhook_url: str | None = None
+
+    @property
+    def registers_webhook(self) -> bool:
+        return bool(self.webhook_url and self.webhook_url.strip())
+
+
 async def migrate_and_exit(settings: DatabaseSettings) -> None:
-    """Bring the schema to head with the same code path, lock and logs as the bot's start."""
+    """Bring the schema to head with the same code path, lock and logs as the bot's start.
+
+    With the bot's :class:`Settings` and WEBHOOK_URL set, then call setWebhook.
+    """
     engine = create_engine(settings.database_url)
     try:
         await wait_for_database(engine, settings.db_connect_timeout)
         report = await migrate(engine, settings)
+        log.info(
+            "schema ready",
+            role="release",
+            revision_before=",".join(report.before) or "base",
+            revision_after=",".join(report.after) or "base",
+            steps=len(report.steps),
+            seconds=round(report.seconds, 3),
+            database=settings.safe_database_url,
+        )
+        if isinstance(settings, Settings) and settings.webhook_url:
+            await _register(settings, engine)
     finally:
         await engine.dispose()
-    log.info(
-        "schema ready",
-        role="release",
-        revision_before=",".join(report.before) or "base",
-        revision_after=",".join(report.after) or "base",
-        steps=len(report.steps),
-        seconds=round(report.seconds, 3),
-        database=settings.safe_database_url,
-    )
+
+
+async def _register(settings: Settings, engine: AsyncEngine) -> None:
+    bot = create_bot(settings)
+    try:
+        # The Dispatcher is built only to know the update types its handlers use.
+        dispatcher = create_dispatcher(
+            settings, engine, migrate=False, storage=MemoryStorage(), webhook=True
+        )
+        await register_webhook(bot, dispatcher, settings)
+    finally:
+        await bot.session.close()

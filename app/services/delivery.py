@@ -131,8 +131,10 @@ async def _send(
             "delivery failed", order_id=goods.order_id, buyer_id=goods.user_id, error=exc.message
         )
         return DeliveryResult.FAILED
-    except Exception:
-        if stamp is not None:  # whatever went wrong, the goods must stay deliverable
+    except BaseException:
+        # Whatever went wrong, cancellation included (a replica stopping mid-send), the goods
+        # must stay deliverable: sending the same key twice to its buyer beats sending none.
+        if stamp is not None:
             await _return_ticket(session, goods.order_id, stamp)
         raise
     log.info("delivered", order_id=goods.order_id, buyer_id=goods.user_id, kind=goods.kind)

@@ -1,8 +1,29 @@
 """Owner tools. Only users in ADMIN_IDS reach these handlers; for anyone else they do not
-exist, and the update falls through to the unknown-command reply."""
+exist, and the update falls through to the unknown-command reply.
+
+The owner filter sits on this router's message and callback-query observers: aiogram checks
+such root filters before any handler of this router or of its sub-routers.
+"""
 
 from __future__ import annotations
 
 from aiogram import Router
 
+from app.filters.admin import IsAdmin
+from app.handlers.admin import broadcast, catalog, edit, menu, sales, stock
+from app.handlers.admin.broadcast_tasks import start_broadcasts, stop_broadcasts
+
 router = Router(name=__name__)
+router.message.filter(IsAdmin())
+router.callback_query.filter(IsAdmin())
+router.include_routers(
+    menu.router,
+    catalog.router,
+    edit.router,
+    stock.router,
+    sales.router,
+    broadcast.router,
+)
+# Runs after the Dispatcher's own startup hook, which brought the schema to head.
+router.startup.register(start_broadcasts)
+router.shutdown.register(stop_broadcasts)

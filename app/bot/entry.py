@@ -1,0 +1,72 @@
+"""Running the bot from the command line: its settings, its secrets, its failures, its modes.
+
+Kept apart from :mod:`app.cli` so that the shop's management commands never import aiogram
+(which takes seconds on a small machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
+from app.bot.polling import run_polling
+from app.bot.release import ReleaseSettings, migrate_and_exit
+from app.bot.storage import StorageUnavailableError, check_redis_url, redis_secrets
+from app.bot.webhook import WebhookServerError, run_webhook
+from app.bot.webhook_setup import WebhookRegistrationError, check_webhook_settings
+from app.config import DatabaseSettings, Settings, load_settings
+
+
+def load(args: argparse.Namespace) -> DatabaseSettings:
+    """The settings this run needs, checked for its mode; raises ConfigError.
+
+    The bot needs its token. The release step only needs the database, unless WEBHOOK_URL is
+    set: then it registers the webhook and needs the bot's settings too.
+    """
+    if args.command == "migrate" and not load_settings(ReleaseSettings).registers_webhook:
+        return load_settings(DatabaseSettings)
+    settings = load_settings(Settings)
+    check_redis_url(settings)
+    if args.webhook:
+        check_webhook_settings(settings, registers=not args.no_migrate, serves=True)
+    elif args.command == "migrate":
+        check_webhook_settings(settings, registers=True, serves=False)
+    return settings
+
+
+def secrets(settings: DatabaseSettings) -> list[str]:
+    """Values that must never appear in a log line."""
+    if not isinstance(settings, Settings):
+        return []
+    found = [settings.bot_token.get_secret_value()]
+    if settings.webhook_secret is not None:
+        found.append(settings.webhook_secret.get_secret_value())
+    if settings.redis_url is not None:
+        found.extend(redis_secrets(settings.redis_url.get_secret_value()))
+    return found
+
+
+def describe_failure(exc: BaseException, settings: DatabaseSettings) -> str | None:
+    """One line for an operator, or None for an error that is a bug (and keeps its traceback)."""
+    if isinstance(exc, StorageUnavailableError):
+        return f"not starting: {exc}"
+    if isinstance(exc, WebhookServerError | WebhookRegistrationError):
+        return str(exc)
+    if isinstance(exc, TelegramUnauthorizedError):
+        return "Telegram rejected BOT_TOKEN (401 Unauthorized); check the token from @BotFather"
+    if isinstance(exc, TelegramNetworkError):
+        url = getattr(settings, "telegram_api_url", "")
+        return f"cannot reach the Telegram Bot API at {url}: {exc.message}"
+    return None
+
+
+async def run(args: argparse.Namespace, settings: DatabaseSettings) -> None:
+    if args.command == "migrate":
+        await migrate_and_exit(settings)
+        return
+    assert isinstance(settings, Settings)
+    if args.webhook:
+        await run_webhook(settings, migrate=not args.no_migrate)
+    else:
+        await run_polling(settings, migrate=not args.no_migrate)

@@ -1,0 +1,93 @@
+"""``GET /healthz`` of a webhook replica, for the load balancer.
+
+200 ``{"status": "ok", "revision": …, "head": …}`` only when this replica has finished its
+startup and the database answers at the revision this code was written for; otherwise 503 with
+the reason, so the load balancer keeps the replica out while it waits for the schema (it
+already listens then), while it starts, when the database is gone, and while it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from typing import Any
+
+from aiohttp import web
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import DatabaseSettings
+from app.db.engine import describe_error
+from app.db.migrate import alembic_config, database_heads, script_head
+
+PROBE_TIMEOUT = 5.0
+
+
+class Phase(enum.Enum):
+    STARTING = "starting"  # listening; the Dispatcher's startup (migrate / wait) is running
+    READY = "ready"  # updates are handed to the Dispatcher
+    STOPPING = "stopping"  # draining the updates in flight; nothing new is accepted
+
+
+class Readiness:
+    """The replica's phase, shared by the health check and the webhook route."""
+
+    def __init__(self) -> None:
+        self.phase = Phase.STARTING
+
+    @property
+    def ready(self) -> bool:
+        return self.phase is Phase.READY
+
+
+class HealthCheck:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: DatabaseSettings,
+        readiness: Readiness,
+        *,
+        timeout: float = PROBE_TIMEOUT,
+    ) -> None:
+        self.engine = engine
+        self.readiness = readiness
+        self.timeout = timeout
+        self.script = ScriptDirectory.from_config(alembic_config(settings))
+        self.head = script_head(self.script)
+
+    def _known(self, revision: str) -> bool:
+        try:
+            return self.script.get_revision(revision) is not None
+        except Exception:  # alembic raises several kinds for an unknown revision
+            return False
+
+    async def probe(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON body)."""
+        body: dict[str, Any] = {"head": self.head}
+        if self.readiness.phase is Phase.STOPPING:
+            return 503, {"status": "unavailable", "reason": "shutting down", **body}
+        try:
+            async with asyncio.timeout(self.timeout):
+                heads = await database_heads(self.engine)
+        except TimeoutError:
+            reason = f"database unreachable: no answer within {self.timeout:g}s"
+            return 503, {"status": "unavailable", "reason": reason, **body}
+        except Exception as exc:  # any driver error means: do not route traffic here
+            reason = f"database unreachable: {describe_error(exc)}"
+            return 503, {"status": "unavailable", "reason": reason, **body}
+        revision = ",".join(heads) or None
+        body = {"revision": revision, **body}
+        if heads != (self.head,):
+            label = revision or "base"
+            if all(self._known(h) for h in heads):
+                reason = f"schema behind: revision {label}, head {self.head}"
+            else:
+                reason = f"schema unknown to this code: revision {label}, head {self.head}"
+            return 503, {"status": "unavailable", "reason": reason, **body}
+        if not self.readiness.ready:
+            return 503, {"status": "unavailable", "reason": "starting", **body}
+        return 200, {"status": "ok", **body}
+
+    async def handle(self, _: web.Request) -> web.Response:
+        status, body = await self.probe()
+        return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,135 @@
+"""Where aiogram keeps FSM state: Redis when ``REDIS_URL`` is set, else the process's memory.
+
+Webhook replicas behind a load balancer each receive some of a user's updates, so a dialog
+that starts on one replica must be able to continue on another: only Redis makes that true.
+Keys are ``fsm:<bot id>:<chat>:<user>:…``, so bots sharing a Redis database never collide.
+
+``REDIS_URL`` may carry a password: it is only ever logged through :func:`mask_redis_url`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import structlog
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from redis.exceptions import RedisError
+
+from app.config import ConfigError, Settings
+
+log = structlog.get_logger(__name__)
+
+KEY_PREFIX = "fsm"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+MEMORY_WARNING = "FSM state in memory: not shared between replicas"
+PING_TIMEOUT = 5.0
+
+
+class StorageUnavailableError(Exception):
+    """Redis did not answer in time; the message is fit for an operator (no password)."""
+
+
+def mask_redis_url(url: str) -> str:
+    """The URL as it may appear in logs: user, password and any ``password=`` query masked."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = "***@" + netloc.rsplit("@", 1)[1]
+        query = urlencode(
+            [
+                (key, "***" if "pass" in key.lower() or "user" in key.lower() else value)
+                for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            ],
+            safe="*",
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "***"
+
+
+def redis_secrets(url: str) -> list[str]:
+    """The password in a Redis URL, raw and percent-decoded, for the log redaction."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url]
+    found = [parts.password or "", parts.username or ""]
+    found += [
+        value
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if "pass" in key.lower()
+    ]
+    found += [unquote(value) for value in found]
+    return sorted({value for value in found if value})
+
+
+def check_redis_url(settings: Settings) -> None:
+    """Refuse a ``REDIS_URL`` that redis-py would reject later (never echoing the value)."""
+    if settings.redis_url is None:
+        return
+    raw = settings.redis_url.get_secret_value().strip()
+    try:
+        scheme = urlsplit(raw).scheme
+    except ValueError:
+        scheme = ""
+    if scheme not in REDIS_SCHEMES:
+        raise ConfigError(
+            "invalid configuration: REDIS_URL must be a redis://, rediss:// or unix:// URL "
+            "(e.g. redis://:password@host:6379/0)"
+        )
+
+
+def create_storage(settings: Settings, *, replicas: bool = False) -> BaseStorage:
+    """RedisStorage when ``REDIS_URL`` is set, else MemoryStorage (and a log line that says so).
+
+    Creating a RedisStorage opens no connection; :func:`ping_storage` checks that it answers.
+    """
+    if settings.redis_url is None:
+        if replicas:
+            log.warning(MEMORY_WARNING, hint="set REDIS_URL to share dialogs between replicas")
+        else:
+            log.info(MEMORY_WARNING)
+        return MemoryStorage()
+    url = settings.redis_url.get_secret_value().strip()
+    storage = RedisStorage.from_url(
+        url,
+        connection_kwargs={
+            "socket_connect_timeout": PING_TIMEOUT,
+            "health_check_interval": 30,
+        },
+        key_builder=DefaultKeyBuilder(prefix=KEY_PREFIX, with_bot_id=True),
+    )
+    log.info("FSM state in Redis: shared between replicas", redis=mask_redis_url(url))
+    return storage
+
+
+async def ping_storage(storage: BaseStorage, within: float) -> None:
+    """Wait (up to ``within`` s, with backoff) until Redis answers PING; no-op for memory."""
+    if not isinstance(storage, RedisStorage):
+        return
+    deadline = time.monotonic() + within
+    delay = 0.2
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            async with asyncio.timeout(PING_TIMEOUT):
+                await storage.redis.ping()
+            return
+        except (RedisError, OSError, TimeoutError) as exc:
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StorageUnavailableError(
+                    f"cannot reach Redis (REDIS_URL) after {attempt} attempt(s): {reason}"
+                ) from None
+            log.warning(
+                "Redis not reachable yet", attempt=attempt, error=reason, retry_in=round(delay, 2)
+            )
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,194 @@
+"""Adding categories and products (/addcategory, /addproduct dialogs) and listing them."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.handlers.admin.common import (
+    TEXT_INPUT,
+    AddCategory,
+    AddProduct,
+    command_args,
+    reply,
+    reply_error,
+)
+from app.i18n import Translator
+from app.keyboards.admin import products_keyboard
+from app.services import products as catalog
+from app.services.products import MAX_DESCRIPTION, MAX_TITLE, ShopInputError
+from app.services.tx import begin_write
+
+router = Router(name=__name__)
+
+CHUNK = 3800  # stay under Telegram's 4096 characters per message
+
+
+# --- categories -----------------------------------------------------------------------
+
+
+async def _add_category(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator, title: str
+) -> None:
+    await begin_write(session)
+    try:
+        category = await catalog.create_category(session, title)
+    except ShopInputError as exc:
+        await reply_error(session, message, t, exc)
+        return
+    await state.clear()
+    await reply(session, message, t("owner.category.created", title=category.title))
+
+
+@router.message(Command("addcategory"))
+async def add_category(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    if title := command_args(message):
+        await _add_category(message, state, session, t, title)
+        return
+    await state.set_state(AddCategory.title)
+    await reply(session, message, t("owner.category.ask"))
+
+
+@router.message(AddCategory.title, TEXT_INPUT)
+async def add_category_title(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    await _add_category(message, state, session, t, message.text or "")
+
+
+# --- products -------------------------------------------------------------------------
+
+
+@router.message(Command("addproduct"))
+async def add_product(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    await state.clear()
+    await state.set_state(AddProduct.slug)
+    await reply(session, message, t("owner.product.ask_slug"))
+
+
+@router.message(AddProduct.slug, TEXT_INPUT)
+async def add_product_slug(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    try:
+        slug = await catalog.ensure_slug_free(session, message.text or "")
+    except ShopInputError as exc:
+        await reply_error(session, message, t, exc)
+        return
+    await state.update_data(slug=slug)
+    await state.set_state(AddProduct.title)
+    await reply(session, message, t("owner.product.ask_title", max=MAX_TITLE))
+
+
+@router.message(AddProduct.title, TEXT_INPUT)
+async def add_product_title(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    try:
+        title = catalog.parse_title(message.text or "")
+    except ShopInputError as exc:
+        await reply_error(session, message, t, exc)
+        return
+    await state.update_data(title=title)
+    await state.set_state(AddProduct.price)
+    await reply(session, message, t("owner.product.ask_price"))
+
+
+@router.message(AddProduct.price, TEXT_INPUT)
+async def add_product_price(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    try:
+        price = catalog.parse_price(message.text or "")
+    except ShopInputError as exc:
+        await reply_error(session, message, t, exc)
+        return
+    await state.update_data(price=price)
+    await state.set_state(AddProduct.category)
+    names = [c.title for c in await catalog.list_categories(session)]
+    existing = t("owner.product.existing_categories", names=", ".join(names)) if names else ""
+    await reply(session, message, t("owner.product.ask_category") + existing)
+
+
+@router.message(AddProduct.category, TEXT_INPUT)
+async def add_product_category(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    name = (message.text or "").strip()
+    if name != "-":
+        try:
+            name = catalog.parse_category_title(name)
+        except ShopInputError as exc:
+            await reply_error(session, message, t, exc)
+            return
+    await state.update_data(category=name)
+    await state.set_state(AddProduct.description)
+    await reply(session, message, t("owner.product.ask_description", max=MAX_DESCRIPTION))
+
+
+@router.message(AddProduct.description, TEXT_INPUT)
+async def add_product_description(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    data = await state.get_data()
+    await begin_write(session)
+    try:
+        product = await catalog.create_product(
+            session,
+            slug=str(data["slug"]),
+            title=str(data["title"]),
+            price=int(data["price"]),
+            category=str(data["category"]),
+            description=message.text or "",
+        )
+    except ShopInputError as exc:
+        await reply_error(session, message, t, exc)
+        if exc.code == "slug_taken":  # taken meanwhile: ask for another slug
+            await state.set_state(AddProduct.slug)
+        return
+    await state.clear()
+    text = t("owner.product.created", title=product.title, slug=product.slug, price=product.price)
+    await reply(session, message, text)
+
+
+# --- listing --------------------------------------------------------------------------
+
+
+async def send_products(message: Message, session: AsyncSession, t: Translator) -> None:
+    rows = await catalog.product_rows(session)
+    await session.commit()
+    if not rows:
+        await message.answer(t("owner.product.list_empty"))
+        return
+    chunks = [t("owner.product.list_header")]
+    for row in rows:
+        line = t(
+            "owner.product.list_row",
+            mark="✅" if row.is_active else "⏸",
+            slug=row.slug,
+            title=row.title,
+            price=row.price,
+            category=row.category or t("owner.product.no_category"),
+            available=row.available,
+            reserved=row.reserved,
+            sold=row.sold,
+        )
+        if len(chunks[-1]) + len(line) + 1 > CHUNK:
+            chunks.append(line)
+        else:
+            chunks[-1] += "\n" + line
+    for number, chunk in enumerate(chunks, start=1):
+        markup = products_keyboard(rows) if number == len(chunks) else None
+        await message.answer(chunk, reply_markup=markup)
+
+
+@router.message(Command("products"))
+async def list_products(message: Message, session: AsyncSession, t: Translator) -> None:
+    await send_products(message, session, t)

@@ -1,0 +1,149 @@
+"""/editproduct: a product's card with buttons per field, or a one-line change.
+
+``/editproduct <slug>`` shows the card; ``/editproduct <slug> <field> <value>`` sets a field
+directly (fields: title, description, price, category, active).
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Product
+from app.handlers.admin.common import (
+    TEXT_INPUT,
+    EditProduct,
+    StockUpload,
+    command_args,
+    input_error,
+    reply,
+    reply_error,
+)
+from app.i18n import Translator
+from app.keyboards.admin import ProductEdit, ProductOpen, product_keyboard
+from app.services import products as catalog
+from app.services.products import EDITABLE_FIELDS, MAX_DESCRIPTION, MAX_TITLE, ShopInputError
+from app.services.tx import begin_write
+
+router = Router(name=__name__)
+
+
+async def card(session: AsyncSession, t: Translator, product: Product) -> str:
+    row = (await catalog.product_rows(session, product.id))[0]
+    return t(
+        "owner.product.card",
+        title=product.title,
+        slug=product.slug,
+        price=product.price,
+        category=row.category or t("owner.product.no_category"),
+        active=t("owner.yes" if product.is_active else "owner.no"),
+        available=row.available,
+        reserved=row.reserved,
+        sold=row.sold,
+        description=product.description or "—",
+    )
+
+
+async def show_card(
+    message: Message, session: AsyncSession, t: Translator, product: Product
+) -> None:
+    text = await card(session, t, product)
+    markup = product_keyboard(t, product.id, active=product.is_active)
+    await reply(session, message, text, markup)
+
+
+@router.message(Command("editproduct"))
+async def edit_product(message: Message, session: AsyncSession, t: Translator) -> None:
+    args = command_args(message).split(maxsplit=2)
+    if not args:
+        await reply(session, message, t("owner.product.edit_usage"))
+        return
+    try:
+        product = await catalog.require_product(session, args[0])
+        if len(args) == 1:
+            await show_card(message, session, t, product)
+            return
+        if len(args) == 2:
+            raise ShopInputError("bad_field", fields=", ".join(EDITABLE_FIELDS))
+        await begin_write(session)
+        await catalog.update_product(session, product, args[1].lower(), args[2])
+    except ShopInputError as exc:
+        await reply_error(session, message, t, exc)
+        return
+    await session.commit()
+    await message.answer(t("owner.product.updated"))
+    await show_card(message, session, t, product)
+
+
+@router.callback_query(ProductOpen.filter())
+async def open_product(
+    query: CallbackQuery, callback_data: ProductOpen, session: AsyncSession, t: Translator
+) -> None:
+    await query.answer()
+    product = await session.get(Product, callback_data.product_id)
+    if product is not None and isinstance(query.message, Message):
+        await show_card(query.message, session, t, product)
+
+
+@router.callback_query(ProductEdit.filter())
+async def edit_field(
+    query: CallbackQuery,
+    callback_data: ProductEdit,
+    state: FSMContext,
+    session: AsyncSession,
+    t: Translator,
+) -> None:
+    await begin_write(session)  # the button may toggle "active"
+    product = await session.get(Product, callback_data.product_id)
+    message = query.message
+    if product is None or not isinstance(message, Message):
+        await session.commit()
+        await query.answer()
+        return
+    field = callback_data.field
+    if field == "active":
+        product.is_active = not product.is_active
+        text = await card(session, t, product)
+        await session.commit()
+        await query.answer(t("owner.product.updated"))
+        markup = product_keyboard(t, product.id, active=product.is_active)
+        await message.edit_text(text, reply_markup=markup)
+        return
+    await session.commit()
+    await query.answer()
+    await state.clear()
+    if field == "stock":
+        await state.set_state(StockUpload.items)
+        await state.update_data(product_id=product.id, title=product.title)
+        await message.answer(t("owner.stock.ask", title=product.title))
+        return
+    await state.set_state(EditProduct.value)
+    await state.update_data(product_id=product.id, field=field)
+    limit = MAX_DESCRIPTION if field == "description" else MAX_TITLE
+    await message.answer(t(f"owner.product.ask_{field}", max=limit))
+
+
+@router.message(EditProduct.value, TEXT_INPUT)
+async def edit_value(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    data = await state.get_data()
+    await begin_write(session)
+    product = await session.get(Product, int(data["product_id"]))
+    if product is None:
+        await state.clear()
+        exc = ShopInputError("unknown_product", slug="?")
+        await reply(session, message, input_error(t, exc))
+        return
+    try:
+        await catalog.update_product(session, product, str(data["field"]), message.text or "")
+    except ShopInputError as exc:
+        await reply_error(session, message, t, exc)
+        return
+    await state.clear()
+    await session.commit()
+    await message.answer(t("owner.product.updated"))
+    await show_card(message, session, t, product)

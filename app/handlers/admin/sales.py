@@ -1,0 +1,78 @@
+"""/stats (sales, revenue, stock, refunds due) and /refund <telegram_payment_charge_id>."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command
+from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.handlers.admin.common import command_args, reply
+from app.i18n import Translator
+from app.services.refunds import refund_payment
+from app.services.stats import Period, ShopStats, shop_stats
+
+router = Router(name=__name__)
+
+
+def _period(t: Translator, key: str, period: Period) -> str:
+    return t(f"owner.stats.{key}", sales=period.sales, revenue=period.revenue)
+
+
+def render_stats(t: Translator, stats: ShopStats) -> str:
+    lines = [
+        t("owner.stats.sales_header"),
+        _period(t, "today", stats.today),
+        _period(t, "week", stats.week),
+        _period(t, "all_time", stats.all_time),
+        t("owner.stats.refunded", count=stats.refunded),
+        "",
+        t("owner.stats.stock_header"),
+    ]
+    if not stats.products:
+        lines.append(t("owner.stats.no_products"))
+    for row in stats.products:
+        key = "owner.stats.stock_low" if row.low_stock else "owner.stats.stock_row"
+        lines.append(t(key, slug=row.slug, available=row.available, reserved=row.reserved))
+    lines += ["", t("owner.stats.refund_due_header", count=stats.refund_due_count)]
+    for due in stats.refund_due:
+        lines.append(
+            t(
+                "owner.stats.refund_due_row",
+                order_id=due.order_id,
+                user_id=due.user_id,
+                amount=due.amount,
+                slug=due.product_slug,
+                charge_id=due.charge_id or "—",
+            )
+        )
+    return "\n".join(lines)
+
+
+async def send_stats(message: Message, session: AsyncSession, t: Translator) -> None:
+    stats = await shop_stats(session)
+    await reply(session, message, render_stats(t, stats))
+
+
+@router.message(Command("stats"))
+async def stats_command(message: Message, session: AsyncSession, t: Translator) -> None:
+    await send_stats(message, session, t)
+
+
+@router.message(Command("refund"))
+async def refund_command(message: Message, bot: Bot, session: AsyncSession, t: Translator) -> None:
+    charge_id = command_args(message)
+    if not charge_id or len(charge_id.split()) != 1:
+        await reply(session, message, t("owner.refund.usage"))
+        return
+    result = await refund_payment(session, bot, charge_id)
+    await session.commit()
+    text = t(
+        f"owner.refund.{result.outcome.value}",
+        charge_id=charge_id,
+        order_id=result.order_id or 0,
+        user_id=result.user_id or 0,
+        amount=result.amount or 0,
+        reason=result.reason,
+    )
+    await message.answer(text)

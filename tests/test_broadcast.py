@@ -1,0 +1,239 @@
+"""Broadcasts against the fake Bot API: 403s and 429s, resuming after a restart, the lease."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.engine import URL
+
+from app.bot.factory import create_bot
+from app.db.base import utcnow
+from app.db.models import Broadcast, BroadcastStatus, User
+from app.services.broadcast import (
+    BroadcastSender,
+    RateLimiter,
+    cancel_running,
+    claimable,
+    take_lease,
+)
+from tests.conftest import ADMIN_ID, RunningBot, make_settings, running_bot
+from tests.fake_api import FakeBotAPI
+from tests.shop_helpers import Customer, SessionFactory, UpdateTracker
+
+JSON = dict[str, object]
+
+
+async def seed_users(
+    session_factory: SessionFactory, ids: Iterable[int], *, blocked: Iterable[int] = ()
+) -> None:
+    blocked = set(blocked)
+    async with session_factory() as session:
+        for user_id in ids:
+            session.add(User(id=user_id, first_name=f"U{user_id}", is_blocked=user_id in blocked))
+        await session.commit()
+
+
+async def seed_broadcast(session_factory: SessionFactory, text: str, **values: object) -> int:
+    async with session_factory() as session:
+        broadcast = Broadcast(text=text, created_by=ADMIN_ID, **values)
+        session.add(broadcast)
+        await session.commit()
+        return broadcast.id
+
+
+async def get_broadcast(session_factory: SessionFactory, broadcast_id: int) -> Broadcast:
+    async with session_factory() as session:
+        broadcast = await session.get(Broadcast, broadcast_id)
+        assert broadcast is not None
+        return broadcast
+
+
+def recipients(api: FakeBotAPI) -> list[int]:
+    """Chats of every sendMessage call except those to the admin, in call order."""
+    return [int(p["chat_id"]) for p in api.calls_of("sendMessage") if p["chat_id"] != ADMIN_ID]
+
+
+def received(api: FakeBotAPI, user_id: int) -> list[str]:
+    return [m["text"] for m in api.sent_to(user_id)]
+
+
+async def wait_report(api: FakeBotAPI, broadcast_id: int) -> str:
+    params = await api.wait_for(
+        "sendMessage",
+        lambda p: p["chat_id"] == ADMIN_ID and f"Broadcast #{broadcast_id} done" in p["text"],
+        timeout=30,
+    )
+    return str(params["text"])
+
+
+async def test_rate_limiter_spaces_the_sends() -> None:
+    now = 100.0
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        nonlocal now
+        slept.append(round(seconds, 6))
+        now += seconds
+
+    limiter = RateLimiter(25, clock=lambda: now, sleep=fake_sleep)
+    for _ in range(4):
+        await limiter.wait()
+    assert slept == [0.04, 0.04, 0.04]
+    now += 10  # idle: no waiting, no burst credit beyond one slot
+    await limiter.wait()
+    await limiter.wait()
+    assert slept == [0.04, 0.04, 0.04, 0.04]
+    with pytest.raises(ValueError, match="positive"):
+        RateLimiter(0)
+
+
+async def test_broadcast_reaches_everyone_once_despite_403_and_429(shop: RunningBot) -> None:
+    api, factory = shop.api, shop.session_factory
+    admin = Customer(api, UpdateTracker.install(shop.dispatcher), ADMIN_ID)
+    await seed_users(factory, range(3001, 3011), blocked=[3010])
+    api.block_user(3004)
+    api.block_user(3008)
+    api.fail_next(
+        "sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, chat_id=3005
+    )
+    api.fail_next("sendMessage", 400, "Bad Request: chat not found", chat_id=3009)
+
+    await admin.send("/broadcast Hello, <everyone>!\nSecond line")
+    async with factory() as session:
+        broadcast_id = (await session.scalars(select(Broadcast.id))).one()
+    assert admin.texts()[-1].startswith(f"Broadcast #{broadcast_id} started to 9 users.")
+    report = await wait_report(api, broadcast_id)
+    assert report == f"Broadcast #{broadcast_id} done: delivered 6, blocked the bot 2, failed 1."
+
+    text = "Hello, <everyone>!\nSecond line"
+    for user_id in (3001, 3002, 3003, 3005, 3006, 3007):
+        assert received(api, user_id) == [text], user_id
+    for user_id in (3004, 3008, 3009, 3010):
+        assert received(api, user_id) == [], user_id
+    # In user-id order; the 429'd user was tried again; the user blocked in the DB never.
+    assert recipients(api) == [3001, 3002, 3003, 3004, 3005, 3005, 3006, 3007, 3008, 3009]
+
+    broadcast = await get_broadcast(factory, broadcast_id)
+    assert broadcast.status == BroadcastStatus.DONE
+    assert (broadcast.sent, broadcast.blocked, broadcast.failed) == (6, 2, 1)
+    assert broadcast.last_user_id == 3009
+    assert broadcast.lease_until is None
+    assert broadcast.finished_at is not None
+    async with factory() as session:
+        blocked = set(await session.scalars(select(User.id).where(User.is_blocked.is_(True))))
+    assert blocked == {3004, 3008, 3010}
+
+
+async def test_broadcast_dialog_and_stop(shop: RunningBot) -> None:
+    api, factory = shop.api, shop.session_factory
+    admin = Customer(api, UpdateTracker.install(shop.dispatcher), ADMIN_ID)
+    await admin.send("/broadcast Anyone?")
+    assert admin.texts()[-1] == "There are no users to send to yet."
+    await admin.send("/stopbroadcast")
+    assert admin.texts()[-1] == "No broadcast is running."
+
+    await seed_users(factory, [3101, 3102])
+    await admin.send("/broadcast")
+    assert admin.texts()[-1].startswith("Send the message to broadcast")
+    await admin.send("News of the day")
+    await wait_report(api, 1)
+    assert received(api, 3101) == received(api, 3102) == ["News of the day"]
+    assert (await get_broadcast(factory, 1)).status == BroadcastStatus.DONE
+
+
+async def test_a_fresh_bot_resumes_a_running_broadcast_where_it_stopped(
+    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+) -> None:
+    await seed_users(session_factory, range(4001, 4011))
+    resumed = await seed_broadcast(session_factory, "Resumed", last_user_id=4004, sent=4)
+    # Held by another replica that is alive: this process must leave it alone.
+    leased = await seed_broadcast(
+        session_factory, "Not mine", lease_until=utcnow() + timedelta(hours=1)
+    )
+    async with running_bot(fake_api, make_settings(db_url, fake_api.url)):
+        report = await wait_report(fake_api, resumed)
+    assert report == f"Broadcast #{resumed} done: delivered 10, blocked the bot 0, failed 0."
+    assert recipients(fake_api) == list(range(4005, 4011))
+    for user_id in range(4005, 4011):
+        assert received(fake_api, user_id) == ["Resumed"]
+    broadcast = await get_broadcast(session_factory, resumed)
+    assert (broadcast.status, broadcast.sent, broadcast.last_user_id) == ("done", 10, 4010)
+    other = await get_broadcast(session_factory, leased)
+    assert (other.status, other.sent, other.last_user_id) == ("running", 0, 0)
+
+
+async def test_shutdown_gives_the_lease_back_and_a_restart_finishes(
+    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+) -> None:
+    await seed_users(session_factory, range(5001, 5006))
+    broadcast_id = await seed_broadcast(session_factory, "Interrupted")
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def hang_on_the_third_user(params: JSON) -> None:
+        if params["chat_id"] == 5003 and not reached.is_set():
+            reached.set()
+            await release.wait()
+
+    fake_api.on_call("sendMessage", hang_on_the_third_user)
+    settings = make_settings(db_url, fake_api.url)
+    async with running_bot(fake_api, settings):
+        await asyncio.wait_for(reached.wait(), timeout=30)
+    # Stopped mid-send: progress up to the second user is saved and the lease is free.
+    stopped = await get_broadcast(session_factory, broadcast_id)
+    assert (stopped.status, stopped.last_user_id, stopped.sent) == ("running", 5002, 2)
+    assert stopped.lease_until is None
+    release.set()
+
+    async with running_bot(fake_api, settings):
+        report = await wait_report(fake_api, broadcast_id)
+    assert report.endswith("delivered 5, blocked the bot 0, failed 0.")
+    # 5003's interrupted send is retried (at least once, never skipped); nobody else twice.
+    assert recipients(fake_api) == [5001, 5002, 5003, 5003, 5004, 5005]
+
+
+@pytest.mark.parametrize("interference", ["takeover", "cancel"])
+async def test_a_sender_stops_when_it_lost_the_lease_or_was_cancelled(
+    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory, interference: str
+) -> None:
+    await seed_users(session_factory, [6001, 6002, 6003])
+    broadcast_id = await seed_broadcast(session_factory, "Once")
+    assert await claimable(session_factory) == [broadcast_id]
+
+    async def interfere(_: JSON) -> None:
+        async with session_factory() as session:
+            if interference == "cancel":
+                await cancel_running(session)
+            else:  # another replica took the expired lease over
+                later = utcnow() + timedelta(minutes=5)
+                await session.execute(update(Broadcast).values(lease_until=later))
+            await session.commit()
+
+    fake_api.on_call("sendMessage", interfere)
+    bot = create_bot(make_settings(db_url, fake_api.url))
+    try:
+        sender = BroadcastSender(bot, session_factory, RateLimiter(1000), broadcast_id)
+        assert await sender.run() is False
+    finally:
+        await bot.session.close()
+    assert recipients(fake_api) == [6001]
+    broadcast = await get_broadcast(session_factory, broadcast_id)
+    assert (broadcast.sent, broadcast.last_user_id) == (0, 0)
+    expected = "cancelled" if interference == "cancel" else "running"
+    assert broadcast.status == expected
+
+
+async def test_the_lease_is_exclusive_until_it_expires(session_factory: SessionFactory) -> None:
+    broadcast_id = await seed_broadcast(session_factory, "Leased")
+    assert await take_lease(session_factory, broadcast_id, 30) is not None
+    assert await take_lease(session_factory, broadcast_id, 30) is None
+    assert await claimable(session_factory) == []
+    async with session_factory() as session:
+        expired = utcnow() - timedelta(seconds=1)
+        await session.execute(update(Broadcast).values(lease_until=expired))
+        await session.commit()
+    assert await claimable(session_factory) == [broadcast_id]
+    assert await take_lease(session_factory, broadcast_id, 30) is not None
