@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import URL
 
 from tests.conftest import BOT_TOKEN
@@ -49,14 +50,17 @@ async def test_migrates_before_first_poll(
     assert await scalar(db_url, "SELECT count(*) FROM alembic_version") == 1
 
 
-async def test_warm_start_applies_nothing(
-    fake_api: FakeBotAPI, db_url: URL, tmp_path: Path
-) -> None:
+@pytest.mark.parametrize("args", [[], ["--no-migrate"]], ids=["migrate", "no-migrate"])
+async def test_warm_start_applies_nothing(db_url: URL, tmp_path: Path, args: list[str]) -> None:
+    """At head, both roles start at once: nothing applied, nothing waited for."""
     await _start_and_poll(db_url, tmp_path)
-    records = await _start_and_poll(db_url, tmp_path)
-    assert not [r for r in records if r["event"] == "migration step applied"]
+    records = await _start_and_poll(db_url, tmp_path, *args)
+    events = [r["event"] for r in records]
+    assert "migration step applied" not in events
+    assert "waiting for the schema to reach head" not in events
     summary = next(r for r in records if r["event"] == "schema ready")
     assert summary["revision_before"] == summary["revision_after"] == head()
+    assert summary["role"] == ("no-migrate" if args else "migrate")
 
 
 async def test_default_database_is_market_db_in_working_directory(

@@ -11,6 +11,7 @@ from aiogram.fsm.storage.base import BaseStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.bot.lifecycle import on_shutdown, on_startup
+from app.bot.response_models import PinResponseModels
 from app.bot.storage import create_storage, ping_storage
 from app.bot.webhook_setup import delete_webhook_before_polling
 from app.config import Settings
@@ -23,6 +24,7 @@ from app.middlewares.db import TransactionGuard
 def create_bot(settings: Settings, *, strict_transactions: bool = False) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     session.middleware(TransactionGuard(strict=strict_transactions))
+    session.middleware(PinResponseModels())
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
