@@ -8,7 +8,8 @@
   ``Connection`` or ``Engine``, or an ``AsyncEngine`` (pytest-alembic passes engines).
 
 The database URL comes from the bot's settings (``DATABASE_URL``), never from alembic.ini.
-Logging is not configured with ``fileConfig``: that would disable the bot's own loggers.
+Logging is never configured from alembic.ini: the stdlib file loader would disable every logger
+the bot already has. The bot's structlog pipeline is used instead.
 """
 
 from __future__ import annotations
