@@ -25,15 +25,7 @@ async def on_startup(engine: AsyncEngine, settings: Settings, migrate: bool) -> 
         report = await migrate_schema(engine, settings)
     else:
         report = await wait_for_head(engine, settings)
-    log.info(
-        "schema ready",
-        role="migrate" if migrate else "no-migrate",
-        revision_before=",".join(report.before) or "base",
-        revision_after=",".join(report.after) or "base",
-        steps=len(report.steps),
-        seconds=round(report.seconds, 3),
-        database=settings.safe_database_url,
-    )
+    report.log_ready("migrate" if migrate else "no-migrate", settings)
 
 
 async def on_shutdown() -> None:

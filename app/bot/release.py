@@ -7,7 +7,6 @@ afterwards with ``--webhook --no-migrate`` never touch either.
 
 from __future__ import annotations
 
-import structlog
 from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,8 +15,6 @@ from app.bot.webhook_setup import register_webhook
 from app.config import DatabaseSettings, Settings
 from app.db.engine import create_engine, wait_for_database
 from app.db.migrate import migrate
-
-log = structlog.get_logger(__name__)
 
 
 class ReleaseSettings(DatabaseSettings):
@@ -39,15 +36,7 @@ async def migrate_and_exit(settings: DatabaseSettings) -> None:
     try:
         await wait_for_database(engine, settings.db_connect_timeout)
         report = await migrate(engine, settings)
-        log.info(
-            "schema ready",
-            role="release",
-            revision_before=",".join(report.before) or "base",
-            revision_after=",".join(report.after) or "base",
-            steps=len(report.steps),
-            seconds=round(report.seconds, 3),
-            database=settings.safe_database_url,
-        )
+        report.log_ready("release", settings)
         if isinstance(settings, Settings) and settings.webhook_url:
             await _register(settings, engine)
     finally:

@@ -43,6 +43,18 @@ class SchemaReport:
     seconds: float
     steps: list[dict[str, Any]] = field(default_factory=list)
 
+    def log_ready(self, role: str, settings: DatabaseSettings) -> None:
+        """The start-up summary every role writes once the schema is at head."""
+        log.info(
+            "schema ready",
+            role=role,
+            revision_before=",".join(self.before) or "base",
+            revision_after=",".join(self.after) or "base",
+            steps=len(self.steps),
+            seconds=round(self.seconds, 3),
+            database=settings.safe_database_url,
+        )
+
 
 def alembic_config(settings: DatabaseSettings) -> Config:
     """An Alembic config that finds the migrations wherever the bot is started from."""
@@ -123,17 +135,17 @@ async def migrate(engine: AsyncEngine, settings: DatabaseSettings) -> SchemaRepo
     head = script_head(script)
     before = await database_heads(engine)
     check_known(before, script)
-    steps: list[dict[str, Any]] = []
-    if before != (head,):
-        log.info("schema behind head; migrating", current=_label(before), head=head)
-        try:
-            steps = await upgrade_to_head(engine, config, script)
-        except MigrationError:
-            raise
-        except Exception as exc:  # e.g. a Python error inside a revision file
-            progress = config.attributes.get("progress")
-            revision = progress.failing_revision() if progress else _label(before)
-            raise MigrationError(revision, describe_error(exc)) from exc
+    if before == (head,):  # the warm start: one read, nothing else
+        return SchemaReport(before, before, head, time.perf_counter() - started)
+    log.info("schema behind head; migrating", current=_label(before), head=head)
+    try:
+        steps = await upgrade_to_head(engine, config, script)
+    except MigrationError:
+        raise
+    except Exception as exc:  # e.g. a Python error inside a revision file
+        progress = config.attributes.get("progress")
+        revision = progress.failing_revision() if progress else _label(before)
+        raise MigrationError(revision, describe_error(exc)) from exc
     after = await database_heads(engine)
     return SchemaReport(before, after, head, time.perf_counter() - started, steps)
 
