@@ -2,6 +2,10 @@
 
 import sys
 
-from app.cli import main
+from app import heap
+
+heap.hold()  # until the bot is ready (or a command starts): see app.heap
+
+from app.cli import main  # noqa: E402
 
 sys.exit(main())

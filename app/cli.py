@@ -15,6 +15,7 @@ from types import ModuleType
 
 import structlog
 
+from app import heap
 from app.config import ConfigError, DatabaseSettings, load_settings
 from app.db.engine import DatabaseUnavailableError
 from app.db.migrate import SchemaError
@@ -111,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(str(exc))
         return EXIT_CONFIG
     configure_logging(settings.log_level, json=settings.json_logs, secrets=_secrets(args, settings))
+    if args.command is not None:
+        heap.settle()  # the bot settles once it is ready; a command is ready now
     try:
         return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:

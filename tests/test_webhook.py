@@ -24,7 +24,8 @@ from sqlalchemy.engine import URL
 
 from app.bot.health import Phase
 from app.bot.storage import mask_redis_url, redis_secrets
-from app.bot.webhook import MAX_BODY, WebhookServer, WebhookServerError
+from app.bot.webhook import MAX_BODY, WebhookServer
+from app.bot.webhook_setup import WebhookServerError
 from app.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, _describe_failure, main
 from app.config import Settings
 from app.db.engine import create_engine, create_session_factory

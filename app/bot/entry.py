@@ -13,8 +13,11 @@ from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from app.bot.polling import run_polling
 from app.bot.release import ReleaseSettings, migrate_and_exit
 from app.bot.storage import StorageUnavailableError, check_redis_url, redis_secrets
-from app.bot.webhook import WebhookServerError, run_webhook
-from app.bot.webhook_setup import WebhookRegistrationError, check_webhook_settings
+from app.bot.webhook_setup import (
+    WebhookRegistrationError,
+    WebhookServerError,
+    check_webhook_settings,
+)
 from app.config import DatabaseSettings, Settings, load_settings
 
 
@@ -67,6 +70,8 @@ async def run(args: argparse.Namespace, settings: DatabaseSettings) -> None:
         return
     assert isinstance(settings, Settings)
     if args.webhook:
+        from app.bot.webhook import run_webhook  # noqa: PLC0415 (aiohttp.web: webhook role only)
+
         await run_webhook(settings, migrate=not args.no_migrate)
     else:
         await run_polling(settings, migrate=not args.no_migrate)

@@ -10,7 +10,7 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.bot.lifecycle import on_shutdown, on_startup
+from app.bot.lifecycle import on_ready, on_shutdown, on_startup
 from app.bot.response_models import PinResponseModels
 from app.bot.storage import create_storage, ping_storage
 from app.bot.webhook_setup import delete_webhook_before_polling
@@ -47,8 +47,8 @@ def create_dispatcher(
 
     Without ``storage``, FSM state goes to Redis when REDIS_URL is set (else memory), and a
     startup hook checks that Redis answers. aiogram's own shutdown hook closes the storage.
-    Unless ``webhook``, the last startup hook removes any webhook, which would make
-    getUpdates fail with 409.
+    Unless ``webhook``, a startup hook removes any webhook, which would make getUpdates fail
+    with 409. The last one settles the heap (:mod:`app.heap`).
     """
     owned = storage is None
     dispatcher = Dispatcher(
@@ -63,6 +63,7 @@ def create_dispatcher(
         dispatcher.startup.register(_check_storage)
     if not webhook:
         dispatcher.startup.register(delete_webhook_before_polling)
+    dispatcher.startup.register(on_ready)
     dispatcher.shutdown.register(on_shutdown)
     setup_middlewares(dispatcher)
     dispatcher.include_router(build_root_router())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import heap
 from app.config import Settings
 from app.db.engine import wait_for_database
 from app.db.migrate import migrate as migrate_schema
@@ -26,6 +27,11 @@ async def on_startup(engine: AsyncEngine, settings: Settings, migrate: bool) -> 
     else:
         report = await wait_for_head(engine, settings)
     report.log_ready("migrate" if migrate else "no-migrate", settings)
+
+
+async def on_ready() -> None:
+    """The last startup hook: what start-up built stays for good (see :mod:`app.heap`)."""
+    heap.settle()
 
 
 async def on_shutdown() -> None:

@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import structlog
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.fsm.storage.redis import RedisStorage
-from redis.exceptions import RedisError
 
 from app.config import ConfigError, Settings
+
+# redis-py is imported only when REDIS_URL is set: a single bot starts without it.
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +95,8 @@ def create_storage(settings: Settings, *, replicas: bool = False) -> BaseStorage
         else:
             log.info(MEMORY_WARNING)
         return MemoryStorage()
+    from aiogram.fsm.storage.redis import RedisStorage  # noqa: PLC0415
+
     url = settings.redis_url.get_secret_value().strip()
     storage = RedisStorage.from_url(
         url,
@@ -110,6 +112,11 @@ def create_storage(settings: Settings, *, replicas: bool = False) -> BaseStorage
 
 async def ping_storage(storage: BaseStorage, within: float) -> None:
     """Wait (up to ``within`` s, with backoff) until Redis answers PING; no-op for memory."""
+    if isinstance(storage, MemoryStorage):
+        return
+    from aiogram.fsm.storage.redis import RedisStorage  # noqa: PLC0415
+    from redis.exceptions import RedisError  # noqa: PLC0415
+
     if not isinstance(storage, RedisStorage):
         return
     deadline = time.monotonic() + within

@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.bot.factory import create_bot, create_dispatcher
 from app.bot.health import HealthCheck, Phase, Readiness
 from app.bot.storage import create_storage, ping_storage
-from app.bot.webhook_setup import HEALTH_PATH, register_webhook
+from app.bot.webhook_setup import HEALTH_PATH, WebhookServerError, register_webhook
 from app.config import Settings
 from app.db.engine import create_engine
 
@@ -57,10 +57,6 @@ RESPONSE_WRITE_TIMEOUT = 5.0  # after the drain: time left for answers to reach 
 RETRY_AFTER = "5"
 
 T = TypeVar("T")
-
-
-class WebhookServerError(Exception):
-    """The HTTP server could not start (e.g. the port is taken); fit for an operator."""
 
 
 class InFlight:

@@ -33,6 +33,10 @@ class WebhookRegistrationError(Exception):
     """Telegram refused setWebhook; the message says why (and is fit for an operator)."""
 
 
+class WebhookServerError(Exception):
+    """The webhook's HTTP server could not start (e.g. the port is taken); fit for an operator."""
+
+
 def _invalid(*problems: str) -> ConfigError:
     return ConfigError("invalid configuration: " + "; ".join(problems))
 
