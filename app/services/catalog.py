@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -102,18 +102,13 @@ def _in_category(category_id: int) -> ColumnElement[bool]:
 async def categories(session: AsyncSession) -> list[CategoryRow]:
     """Categories with at least one active product, in the owner's order; "other" last."""
     rows = await session.execute(
-        select(Category.id, Category.title, func.count(Product.id))
-        .join(Product, and_(Product.category_id == Category.id, Product.is_active))
-        .group_by(Category.id, Category.title, Category.position)
-        .order_by(Category.position, Category.title)
+        select(Product.category_id, Category.title, func.count(Product.id))
+        .outerjoin(Category, Category.id == Product.category_id)
+        .where(Product.is_active)
+        .group_by(Product.category_id, Category.title, Category.position)
+        .order_by(Product.category_id.is_(None), Category.position, Category.title)
     )
-    result = [CategoryRow(id_, title, count) for id_, title, count in rows]
-    uncategorised = await session.scalar(
-        select(func.count(Product.id)).where(Product.is_active, Product.category_id.is_(None))
-    )
-    if uncategorised:
-        result.append(CategoryRow(OTHER, None, int(uncategorised)))
-    return result
+    return [CategoryRow(id_ or OTHER, title, count) for id_, title, count in rows]
 
 
 async def category_title(session: AsyncSession, category_id: int) -> str | None:
@@ -123,18 +118,29 @@ async def category_title(session: AsyncSession, category_id: int) -> str | None:
 
 
 async def products_page(session: AsyncSession, category_id: int, page: int) -> Page[ProductRow]:
-    """Active products of one category (by title), with how many are left."""
+    """Active products of one category (by title), with how many are left.
+
+    One query reads the page and (``count(*) OVER ()``) the total; a page past the end, which
+    returns no rows, costs a second one.
+    """
     where = and_(Product.is_active, _in_category(category_id))
-    total = await session.scalar(select(func.count(Product.id)).where(where)) or 0
-    page, pages = clamp_page(int(total), page, PAGE_SIZE)
-    rows = await session.execute(
-        select(Product.id, Product.title, Product.price, _left(utcnow()))
+    query = (
+        select(Product.id, Product.title, Product.price, _left(utcnow()), func.count().over())
         .where(where)
         .order_by(Product.title, Product.id)
-        .offset(page * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
-    items = [ProductRow(id_, title, price, int(left)) for id_, title, price, left in rows]
+    page = max(page, 0)
+    rows = (await session.execute(query.offset(page * PAGE_SIZE))).all()
+    if rows:
+        total = int(rows[0][4])
+    else:
+        total = int(await session.scalar(select(func.count(Product.id)).where(where)) or 0)
+        if total and page > 0:
+            page, _ = clamp_page(total, page, PAGE_SIZE)
+            rows = (await session.execute(query.offset(page * PAGE_SIZE))).all()
+    page, pages = clamp_page(total, page, PAGE_SIZE)
+    items = [ProductRow(id_, title, price, int(left)) for id_, title, price, left, _ in rows]
     return Page(items, page, pages)
 
 
@@ -152,25 +158,23 @@ async def product_card(
                 Product.price,
                 _left(now),
                 Product.category_id,
+                _held(viewer_id, now),
             ).where(Product.id == product_id, Product.is_active)
         )
     ).first()
     if row is None:
         return None
-    id_, title, description, price, left, category_id = row
-    held = viewer_id is not None and await _holds(session, viewer_id, product_id, now)
-    return ProductCard(id_, title, description, price, int(left), category_id or OTHER, held)
+    id_, title, description, price, left, category_id, held = row
+    return ProductCard(id_, title, description, price, int(left), category_id or OTHER, bool(held))
 
 
-async def _holds(session: AsyncSession, user_id: int, product_id: int, now: datetime) -> bool:
-    found = await session.scalar(
-        select(Order.id)
-        .where(
-            Order.user_id == user_id,
-            Order.product_id == product_id,
-            Order.status == OrderStatus.PENDING.value,
-            Order.expires_at > now,
-        )
-        .limit(1)
+def _held(viewer_id: int | None, now: datetime) -> ColumnElement[bool]:
+    """Whether the viewer holds a live reservation for the product of the row."""
+    if viewer_id is None:
+        return false()
+    return exists().where(
+        Order.user_id == viewer_id,
+        Order.product_id == Product.id,
+        Order.status == OrderStatus.PENDING.value,
+        Order.expires_at > now,
     )
-    return found is not None

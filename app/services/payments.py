@@ -88,23 +88,28 @@ async def _duplicate(session: AsyncSession, order: Order, payment: Payment) -> P
     return PaymentOutcome(PaymentKind.DUPLICATE, order.id, order.status, title, order.amount)
 
 
-async def _low_stock(session: AsyncSession, product_id: int) -> LowStock | None:
+async def _low_stock(session: AsyncSession, product: Product) -> LowStock | None:
     """After a sale: did the unsold stock just drop below the product's threshold?
 
     The product row is locked, so concurrent sales of one product count one after the other
-    and exactly one of them sees the crossing.
+    and exactly one of them sees the crossing. Products without a threshold skip all this.
     """
-    product = await session.scalar(
-        select(Product).where(Product.id == product_id).with_for_update(key_share=True)
+    if product.low_stock_threshold <= 0:
+        return None
+    locked = await session.scalar(
+        select(Product)
+        .where(Product.id == product.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
     )
-    assert product is not None
+    assert locked is not None
     left = await session.scalar(
         select(func.count(StockItem.id)).where(
-            StockItem.product_id == product_id, StockItem.status != ItemStatus.SOLD.value
+            StockItem.product_id == product.id, StockItem.status != ItemStatus.SOLD.value
         )
     )
-    if product.low_stock_threshold > 0 and left == product.low_stock_threshold - 1:
-        return LowStock(product.id, product.title, int(left), product.low_stock_threshold)
+    if locked.low_stock_threshold > 0 and left == locked.low_stock_threshold - 1:
+        return LowStock(locked.id, locked.title, int(left), locked.low_stock_threshold)
     return None
 
 
@@ -180,13 +185,15 @@ async def _record(session: AsyncSession, payment: Payment) -> PaymentOutcome:
         item.reserved_until = None
         order.stock_item_id = item.id
         order.status = OrderStatus.DELIVERED.value
-        await session.flush()
-        low_stock = await _low_stock(session, order.product_id)
     else:
         order.stock_item_id = None  # never point a refund-due order at someone else's item
         order.status = OrderStatus.REFUND_DUE.value
-        await session.flush()
-    title = await _title(session, order.product_id)
+    await session.flush()
+    product = await session.get(Product, order.product_id)
+    assert product is not None  # products with orders are never deleted
+    if item is not None:
+        low_stock = await _low_stock(session, product)
+    title = product.title
     await session.commit()
     kind = PaymentKind.SOLD if item is not None else PaymentKind.REFUND_DUE
     log_method = log.info if kind is PaymentKind.SOLD else log.error

@@ -12,11 +12,18 @@ from app.db.base import utcnow
 from app.db.models import User
 from app.services.tx import dialect_name
 
+_REFRESHED = ("username", "first_name", "language_code", "is_blocked", "last_seen_at")
 
-def _insert(session: AsyncSession) -> Any:
-    if dialect_name(session) == "postgresql":
-        return postgresql.insert(User)
-    return sqlite.insert(User)
+
+def _upsert(insert: Any) -> Any:
+    """INSERT … ON CONFLICT (id) DO UPDATE, built once: every call only binds new values."""
+    stmt = insert(User.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=[User.id], set_={name: stmt.excluded[name] for name in _REFRESHED}
+    )
+
+
+_UPSERT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
 
 
 async def upsert_user(session: AsyncSession, user: TelegramUser) -> None:
@@ -25,13 +32,14 @@ async def upsert_user(session: AsyncSession, user: TelegramUser) -> None:
     A user who writes to the bot has evidently not blocked it, so ``is_blocked`` is cleared and
     broadcasts reach them again.
     """
+    now = utcnow()
     values = {
+        "id": user.id,
         "username": user.username[:64] if user.username else None,
         "first_name": (user.first_name or "")[:128],
         "language_code": user.language_code[:16] if user.language_code else None,
         "is_blocked": False,
-        "last_seen_at": utcnow(),
+        "last_seen_at": now,
+        "created_at": now,
     }
-    stmt = _insert(session).values(id=user.id, **values)
-    stmt = stmt.on_conflict_do_update(index_elements=[User.id], set_=values)
-    await session.execute(stmt)
+    await session.execute(_UPSERT[dialect_name(session)], values)
