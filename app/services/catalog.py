@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -23,7 +23,10 @@ OTHER = 0  # the pseudo-category of products without a category
 T = TypeVar("T")
 
 
-def claimable(now: datetime) -> ColumnElement[bool]:
+Now = datetime | ColumnElement[datetime]  # a value, or a bind parameter of a prebuilt query
+
+
+def claimable(now: Now) -> ColumnElement[bool]:
     """Items a new reservation may take: available, or held by an expired reservation."""
     return or_(
         StockItem.status == ItemStatus.AVAILABLE.value,
@@ -84,7 +87,12 @@ class ProductCard:
     held_by_viewer: bool = False  # the viewer holds a live reservation (Buy resends it)
 
 
-def _left(now: datetime) -> ColumnElement[int]:
+# The buyer-side queries are built once, at import, with bind parameters: each call only binds
+# values, so SQLAlchemy neither rebuilds the statement nor recomputes its cache key.
+NOW: BindParameter[datetime] = bindparam("now")
+
+
+def _left(now: Now) -> ColumnElement[int]:
     return (
         select(func.count(StockItem.id))
         .where(StockItem.product_id == Product.id, claimable(now))
@@ -93,21 +101,24 @@ def _left(now: datetime) -> ColumnElement[int]:
     )
 
 
-def _in_category(category_id: int) -> ColumnElement[bool]:
-    if category_id == OTHER:
+def _in_category(other: bool) -> ColumnElement[bool]:
+    if other:
         return Product.category_id.is_(None)
-    return Product.category_id == category_id
+    return Product.category_id == bindparam("category")
+
+
+_CATEGORIES = (
+    select(Product.category_id, Category.title, func.count(Product.id))
+    .outerjoin(Category, Category.id == Product.category_id)
+    .where(Product.is_active)
+    .group_by(Product.category_id, Category.title, Category.position)
+    .order_by(Product.category_id.is_(None), Category.position, Category.title)
+)
 
 
 async def categories(session: AsyncSession) -> list[CategoryRow]:
     """Categories with at least one active product, in the owner's order; "other" last."""
-    rows = await session.execute(
-        select(Product.category_id, Category.title, func.count(Product.id))
-        .outerjoin(Category, Category.id == Product.category_id)
-        .where(Product.is_active)
-        .group_by(Product.category_id, Category.title, Category.position)
-        .order_by(Product.category_id.is_(None), Category.position, Category.title)
-    )
+    rows = await session.execute(_CATEGORIES)
     return [CategoryRow(id_ or OTHER, title, count) for id_, title, count in rows]
 
 
@@ -117,64 +128,67 @@ async def category_title(session: AsyncSession, category_id: int) -> str | None:
     return await session.scalar(select(Category.title).where(Category.id == category_id))
 
 
+def _listing(other: bool) -> tuple[Any, Any]:
+    """(the page with the total, the total alone) of one category, or of "other"."""
+    where = and_(Product.is_active, _in_category(other))
+    page = (
+        select(Product.id, Product.title, Product.price, _left(NOW), func.count().over())
+        .where(where)
+        .order_by(Product.title, Product.id)
+        .limit(PAGE_SIZE)
+        .offset(bindparam("offset"))
+    )
+    return page, select(func.count(Product.id)).where(where)
+
+
+_LISTING = {other: _listing(other) for other in (False, True)}
+
+
 async def products_page(session: AsyncSession, category_id: int, page: int) -> Page[ProductRow]:
     """Active products of one category (by title), with how many are left.
 
     One query reads the page and (``count(*) OVER ()``) the total; a page past the end, which
     returns no rows, costs a second one.
     """
-    where = and_(Product.is_active, _in_category(category_id))
-    query = (
-        select(Product.id, Product.title, Product.price, _left(utcnow()), func.count().over())
-        .where(where)
-        .order_by(Product.title, Product.id)
-        .limit(PAGE_SIZE)
-    )
+    query, count = _LISTING[category_id == OTHER]
+    params: dict[str, Any] = {"category": category_id, "now": utcnow()}
     page = max(page, 0)
-    rows = (await session.execute(query.offset(page * PAGE_SIZE))).all()
+    rows = (await session.execute(query, params | {"offset": page * PAGE_SIZE})).all()
     if rows:
         total = int(rows[0][4])
     else:
-        total = int(await session.scalar(select(func.count(Product.id)).where(where)) or 0)
+        total = int(await session.scalar(count, params) or 0)
         if total and page > 0:
             page, _ = clamp_page(total, page, PAGE_SIZE)
-            rows = (await session.execute(query.offset(page * PAGE_SIZE))).all()
+            rows = (await session.execute(query, params | {"offset": page * PAGE_SIZE})).all()
     page, pages = clamp_page(total, page, PAGE_SIZE)
     items = [ProductRow(id_, title, price, int(left)) for id_, title, price, left, _ in rows]
     return Page(items, page, pages)
+
+
+_CARD = select(
+    Product.id,
+    Product.title,
+    Product.description,
+    Product.price,
+    _left(NOW),
+    Product.category_id,
+    exists().where(  # the viewer holds a live reservation for this product
+        Order.user_id == bindparam("viewer"),
+        Order.product_id == Product.id,
+        Order.status == OrderStatus.PENDING.value,
+        Order.expires_at > NOW,
+    ),
+).where(Product.id == bindparam("product"), Product.is_active)
 
 
 async def product_card(
     session: AsyncSession, product_id: int, viewer_id: int | None = None
 ) -> ProductCard | None:
     """One active product with its stock; None if it does not exist or is hidden."""
-    now = utcnow()
-    row = (
-        await session.execute(
-            select(
-                Product.id,
-                Product.title,
-                Product.description,
-                Product.price,
-                _left(now),
-                Product.category_id,
-                _held(viewer_id, now),
-            ).where(Product.id == product_id, Product.is_active)
-        )
-    ).first()
+    params = {"product": product_id, "viewer": viewer_id or 0, "now": utcnow()}  # 0: nobody
+    row = (await session.execute(_CARD, params)).first()
     if row is None:
         return None
     id_, title, description, price, left, category_id, held = row
     return ProductCard(id_, title, description, price, int(left), category_id or OTHER, bool(held))
-
-
-def _held(viewer_id: int | None, now: datetime) -> ColumnElement[bool]:
-    """Whether the viewer holds a live reservation for the product of the row."""
-    if viewer_id is None:
-        return false()
-    return exists().where(
-        Order.user_id == viewer_id,
-        Order.product_id == Product.id,
-        Order.status == OrderStatus.PENDING.value,
-        Order.expires_at > now,
-    )

@@ -16,7 +16,7 @@ import structlog
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -56,36 +56,39 @@ class Goods:
         return f"Goods(order_id={self.order_id}, kind={self.kind!r})"
 
 
+_GOODS = (
+    select(
+        Order.id,
+        Order.user_id,
+        Product.title,
+        Product.slug,
+        StockItem.kind,
+        StockItem.content,
+    )
+    .join(Product, Product.id == Order.product_id)
+    .join(StockItem, StockItem.id == Order.stock_item_id)
+    .where(Order.id == bindparam("order"), Order.status == OrderStatus.DELIVERED.value)
+)
+_TAKE_TICKET = (
+    update(Order)
+    .where(
+        Order.id == bindparam("order"),
+        Order.status == OrderStatus.DELIVERED.value,
+        Order.delivered_at.is_(None),
+    )
+    .values(delivered_at=bindparam("stamp"))
+    .returning(Order.id)
+    .execution_options(synchronize_session=False)  # the loaded Order is not read again
+)
+
+
 async def _goods(session: AsyncSession, order_id: int) -> Goods | None:
-    row = (
-        await session.execute(
-            select(
-                Order.id,
-                Order.user_id,
-                Product.title,
-                Product.slug,
-                StockItem.kind,
-                StockItem.content,
-            )
-            .join(Product, Product.id == Order.product_id)
-            .join(StockItem, StockItem.id == Order.stock_item_id)
-            .where(Order.id == order_id, Order.status == OrderStatus.DELIVERED.value)
-        )
-    ).first()
+    row = (await session.execute(_GOODS, {"order": order_id})).first()
     return Goods(*row) if row is not None else None
 
 
 async def _take_ticket(session: AsyncSession, order_id: int, stamp: datetime) -> bool:
-    taken = await session.scalar(
-        update(Order)
-        .where(
-            Order.id == order_id,
-            Order.status == OrderStatus.DELIVERED.value,
-            Order.delivered_at.is_(None),
-        )
-        .values(delivered_at=stamp)
-        .returning(Order.id)
-    )
+    taken = await session.scalar(_TAKE_TICKET, {"order": order_id, "stamp": stamp})
     return taken is not None
 
 

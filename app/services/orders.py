@@ -19,12 +19,12 @@ from datetime import datetime, timedelta
 
 import structlog
 from aiogram.types import User as TelegramUser
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import ItemStatus, Order, OrderStatus, Product, StockItem
-from app.services.catalog import claimable
+from app.services.catalog import NOW, claimable
 from app.services.tx import begin_write
 from app.services.users import upsert_user
 
@@ -64,22 +64,47 @@ class Reservation:
     invoice: Invoice | None = None
 
 
-async def lock_item(session: AsyncSession, item_id: int) -> StockItem | None:
-    return await session.scalar(
-        select(StockItem)
-        .where(StockItem.id == item_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
+# Built once with bind parameters (see app.services.catalog): a call only binds values.
+_LOCK_ITEM = (
+    select(StockItem)
+    .where(StockItem.id == bindparam("id"))
+    .with_for_update(key_share=True)
+    .execution_options(populate_existing=True)
+)
+_LOCK_ORDER = (
+    select(Order)
+    .where(Order.id == bindparam("id"))
+    .with_for_update(key_share=True)
+    .execution_options(populate_existing=True)
+)
+_CLAIM = (
+    select(StockItem)
+    .where(StockItem.product_id == bindparam("product"), claimable(NOW))
+    .order_by(StockItem.id)
+    .limit(1)
+    .with_for_update(skip_locked=True, key_share=True)
+    .execution_options(populate_existing=True)
+)
+_HELD = (
+    select(Order)
+    .where(
+        Order.user_id == bindparam("user"),
+        Order.product_id == bindparam("product"),
+        Order.status == OrderStatus.PENDING.value,
+        Order.expires_at > NOW,
     )
+    .order_by(Order.id.desc())
+    .limit(1)
+)
+BY_PAYLOAD = select(Order).where(Order.payload == bindparam("payload"))
+
+
+async def lock_item(session: AsyncSession, item_id: int) -> StockItem | None:
+    return await session.scalar(_LOCK_ITEM, {"id": item_id})
 
 
 async def lock_order(session: AsyncSession, order_id: int) -> Order:
-    order = await session.scalar(
-        select(Order)
-        .where(Order.id == order_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
+    order = await session.scalar(_LOCK_ORDER, {"id": order_id})
     assert order is not None  # orders are never deleted
     return order
 
@@ -92,14 +117,7 @@ async def claim_item(
     An item taken over from an expired reservation ends that reservation: its order becomes
     ``expired``, so a late payment for it knows it must find another item.
     """
-    item = await session.scalar(
-        select(StockItem)
-        .where(StockItem.product_id == product_id, claimable(now))
-        .order_by(StockItem.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, key_share=True)
-        .execution_options(populate_existing=True)
-    )
+    item = await session.scalar(_CLAIM, {"product": product_id, "now": now})
     if item is not None and item.status == ItemStatus.RESERVED:
         stale = update(Order).where(
             Order.stock_item_id == item.id, Order.status == OrderStatus.PENDING.value
@@ -127,17 +145,7 @@ def _invoice(order: Order, product: Product, *, reused: bool) -> Invoice:
 async def _held_reservation(
     session: AsyncSession, user_id: int, product_id: int, now: datetime
 ) -> Order | None:
-    return await session.scalar(
-        select(Order)
-        .where(
-            Order.user_id == user_id,
-            Order.product_id == product_id,
-            Order.status == OrderStatus.PENDING.value,
-            Order.expires_at > now,
-        )
-        .order_by(Order.id.desc())
-        .limit(1)
-    )
+    return await session.scalar(_HELD, {"user": user_id, "product": product_id, "now": now})
 
 
 async def _end_reservation(session: AsyncSession, order: Order) -> None:
@@ -289,7 +297,7 @@ async def check_pre_checkout(
     one transaction, so the item cannot be taken over between this answer and the payment.
     """
     await begin_write(session)
-    order = await session.scalar(select(Order).where(Order.payload == payload))
+    order = await session.scalar(BY_PAYLOAD, {"payload": payload})
     verdict = Verdict.UNKNOWN
     if order is not None:
         verdict = await _verdict(

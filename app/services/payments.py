@@ -14,13 +14,20 @@ from dataclasses import dataclass
 
 import structlog
 from aiogram.types import User as TelegramUser
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import ItemStatus, Order, OrderStatus, Product, StockItem
-from app.services.orders import CURRENCY, claim_item, lock_item, lock_order, new_payload
+from app.services.orders import (
+    BY_PAYLOAD,
+    CURRENCY,
+    claim_item,
+    lock_item,
+    lock_order,
+    new_payload,
+)
 from app.services.tx import begin_write
 from app.services.users import upsert_user
 
@@ -65,8 +72,11 @@ class PaymentOutcome:
     low_stock: LowStock | None = None
 
 
+_BY_CHARGE = select(Order).where(Order.telegram_payment_charge_id == bindparam("charge"))
+
+
 async def _by_charge(session: AsyncSession, charge_id: str) -> Order | None:
-    return await session.scalar(select(Order).where(Order.telegram_payment_charge_id == charge_id))
+    return await session.scalar(_BY_CHARGE, {"charge": charge_id})
 
 
 async def _title(session: AsyncSession, product_id: int) -> str:
@@ -132,7 +142,7 @@ async def _record(session: AsyncSession, payment: Payment) -> PaymentOutcome:
     now = utcnow()
     if (seen := await _by_charge(session, payment.charge_id)) is not None:
         return await _duplicate(session, seen, payment)
-    order = await session.scalar(select(Order).where(Order.payload == payment.payload))
+    order = await session.scalar(BY_PAYLOAD, {"payload": payment.payload})
     if order is None:
         await session.commit()
         log.error(
