@@ -22,11 +22,12 @@ from aiogram.types import TelegramObject
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
+from app.bot.entry import describe_failure
 from app.bot.health import Phase
 from app.bot.storage import mask_redis_url, redis_secrets
 from app.bot.webhook import MAX_BODY, WebhookServer
 from app.bot.webhook_setup import WebhookServerError
-from app.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, _describe_failure, main
+from app.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, main
 from app.config import Settings
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import migrate
@@ -324,7 +325,7 @@ async def test_port_in_use_is_one_clear_error(fake_api: FakeBotAPI, sqlite_url: 
         server = WebhookServer(webhook_settings(sqlite_url, fake_api, port=port), migrate=True)
         with pytest.raises(WebhookServerError) as caught:
             await server.run(handle_signals=False)
-    message = _describe_failure(caught.value, server.settings)
+    message = describe_failure(caught.value, server.settings)  # the CLI's line for a bot run
     assert message is not None and message.startswith(f"cannot listen on 127.0.0.1:{port}")
 
 

@@ -5,6 +5,7 @@ that starts on one replica must be able to continue on another: only Redis makes
 Keys are ``fsm:<bot id>:<chat>:<user>:…``, so bots sharing a Redis database never collide.
 
 ``REDIS_URL`` may carry a password: it is only ever logged through :func:`mask_redis_url`.
+redis-py is imported only when ``REDIS_URL`` is set, so a single bot starts without it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 
 from app.config import ConfigError, Settings
-
-# redis-py is imported only when REDIS_URL is set: a single bot starts without it.
 
 log = structlog.get_logger(__name__)
 

@@ -106,20 +106,19 @@ async def _low_stock(session: AsyncSession, product: Product) -> LowStock | None
     """
     if product.low_stock_threshold <= 0:
         return None
-    locked = await session.scalar(
+    await session.scalar(  # lock the row; populate_existing reads it into `product` again
         select(Product)
         .where(Product.id == product.id)
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
-    assert locked is not None
     left = await session.scalar(
         select(func.count(StockItem.id)).where(
             StockItem.product_id == product.id, StockItem.status != ItemStatus.SOLD.value
         )
     )
-    if locked.low_stock_threshold > 0 and left == locked.low_stock_threshold - 1:
-        return LowStock(locked.id, locked.title, int(left), locked.low_stock_threshold)
+    if product.low_stock_threshold > 0 and left == product.low_stock_threshold - 1:
+        return LowStock(product.id, product.title, int(left), product.low_stock_threshold)
     return None
 
 
@@ -188,7 +187,6 @@ async def _record(session: AsyncSession, payment: Payment) -> PaymentOutcome:
     order.telegram_payment_charge_id = payment.charge_id
     order.provider_payment_charge_id = payment.provider_charge_id or None
     order.paid_at = now
-    low_stock = None
     if item is not None:
         item.status = ItemStatus.SOLD.value
         item.sold_at = now
@@ -201,8 +199,7 @@ async def _record(session: AsyncSession, payment: Payment) -> PaymentOutcome:
     await session.flush()
     product = await session.get(Product, order.product_id)
     assert product is not None  # products with orders are never deleted
-    if item is not None:
-        low_stock = await _low_stock(session, product)
+    low_stock = await _low_stock(session, product) if item is not None else None
     title = product.title
     await session.commit()
     kind = PaymentKind.SOLD if item is not None else PaymentKind.REFUND_DUE
