@@ -44,7 +44,7 @@ from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import migrate
 from app.db.models import Order, OrderStatus, StockItem
 from app.keyboards.buyer import BuyCb, MenuCb, ProductCb
-from tests.conftest import make_settings
+from tests.harness import make_settings
 from tests.shop_helpers import seed_product
 
 JSON = dict[str, Any]

@@ -38,7 +38,7 @@ from sqlalchemy.engine import URL
 
 from app.db.engine import create_engine
 from app.db.migrate import migrate
-from tests.conftest import make_settings
+from tests.harness import make_settings
 
 ALEMBIC = str(Path(sys.executable).with_name("alembic"))
 

@@ -13,8 +13,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.conftest import BOT_TOKEN, create_pg_database, drop_pg_database  # noqa: E402
 from tests.fake_api import FakeBotAPI  # noqa: E402
+from tests.harness import BOT_TOKEN, create_pg_database, drop_pg_database  # noqa: E402
 from tests.processes import bot_env, start_bot  # noqa: E402
 
 __all__ = [

@@ -1,25 +1,38 @@
 """Helpers for shop tests: seed the catalog through the ORM, and drive the bot like a user.
 
 Seeding writes real rows (categories, products, stock items) in committed transactions.
-:class:`UpdateTracker` is an outermost update middleware that tells when the bot has finished an
-update (and re-raises what a handler raised), so tests wait for exactly that, not for time.
+A :class:`Customer` acts through the fake Bot API and waits, through the harness's
+:class:`~tests.harness.UpdateTracker`, until the bot has finished each update (re-raising what a
+handler raised), so tests wait for exactly that, not for time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiogram import BaseMiddleware, Dispatcher
-from aiogram.types import TelegramObject, Update
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Category, ItemKind, ItemStatus, Order, Product, StockItem
 from tests.fake_api import FakeBotAPI
+from tests.harness import UpdateTracker
+
+__all__ = [
+    "Customer",
+    "SessionFactory",
+    "UpdateTracker",
+    "add_stock",
+    "answer_of",
+    "buttons",
+    "invoice_amount",
+    "items_of",
+    "orders_of",
+    "seed_category",
+    "seed_product",
+]
 
 JSON = dict[str, Any]
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -106,48 +119,6 @@ async def items_of(session_factory: SessionFactory, product_id: int) -> list[Sto
 
 
 # --- driving the bot ----------------------------------------------------------------------------
-
-
-class UpdateTracker(BaseMiddleware):
-    """Outermost update middleware: an event per finished update, and what it raised."""
-
-    def __init__(self) -> None:
-        self._done: dict[int, asyncio.Event] = {}
-        self.errors: dict[int, BaseException] = {}
-
-    def _event(self, update_id: int) -> asyncio.Event:
-        return self._done.setdefault(update_id, asyncio.Event())
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        assert isinstance(event, Update)
-        try:
-            return await handler(event, data)
-        except BaseException as exc:
-            self.errors[event.update_id] = exc
-            raise
-        finally:
-            self._event(event.update_id).set()
-
-    async def wait(self, *update_ids: int, timeout: float = 30.0) -> None:  # noqa: ASYNC109
-        """Until the bot finished these updates; re-raises the first error a handler raised."""
-        async with asyncio.timeout(timeout):
-            for update_id in update_ids:
-                await self._event(update_id).wait()
-        for update_id in update_ids:
-            if update_id in self.errors:
-                raise AssertionError(f"update {update_id} failed") from self.errors[update_id]
-
-    @classmethod
-    def install(cls, dispatcher: Dispatcher) -> UpdateTracker:
-        tracker = cls()
-        # Outermost, so that "finished" includes the session middleware's commit and close.
-        dispatcher.update.outer_middleware._middlewares.insert(0, tracker)
-        return tracker
 
 
 def buttons(message: JSON) -> list[JSON]:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from app.cli import EXIT_CONFIG, EXIT_FAILURE, main
 from app.db.engine import create_engine
 from app.db.migrate import migrate
-from tests.conftest import make_settings
+from tests.harness import make_settings
 from tests.processes import APP_VARIABLES, url_env
 from tests.schema import all_revisions, execute, head, scalar, table_exists
 

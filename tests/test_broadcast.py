@@ -20,9 +20,9 @@ from app.services.broadcast import (
     claimable,
     take_lease,
 )
-from tests.conftest import ADMIN_ID, RunningBot, make_settings, running_bot
 from tests.fake_api import FakeBotAPI
-from tests.shop_helpers import Customer, SessionFactory, UpdateTracker
+from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
+from tests.shop_helpers import Customer, SessionFactory
 
 JSON = dict[str, object]
 
@@ -93,7 +93,7 @@ async def test_rate_limiter_spaces_the_sends() -> None:
 
 async def test_broadcast_reaches_everyone_once_despite_403_and_429(shop: RunningBot) -> None:
     api, factory = shop.api, shop.session_factory
-    admin = Customer(api, UpdateTracker.install(shop.dispatcher), ADMIN_ID)
+    admin = Customer(api, shop.tracker, ADMIN_ID)
     await seed_users(factory, range(3001, 3011), blocked=[3010])
     api.block_user(3004)
     api.block_user(3008)
@@ -130,7 +130,7 @@ async def test_broadcast_reaches_everyone_once_despite_403_and_429(shop: Running
 
 async def test_broadcast_dialog_and_stop(shop: RunningBot) -> None:
     api, factory = shop.api, shop.session_factory
-    admin = Customer(api, UpdateTracker.install(shop.dispatcher), ADMIN_ID)
+    admin = Customer(api, shop.tracker, ADMIN_ID)
     await admin.send("/broadcast Anyone?")
     assert admin.texts()[-1] == "There are no users to send to yet."
     await admin.send("/stopbroadcast")

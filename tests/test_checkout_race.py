@@ -6,7 +6,7 @@ import pytest
 
 from app.db.models import ItemStatus, OrderStatus
 from app.i18n import translator
-from tests.conftest import RunningBot
+from tests.harness import RunningBot
 from tests.shop_helpers import UpdateTracker, answer_of, items_of, orders_of, seed_product
 
 en = translator("en")
@@ -16,7 +16,7 @@ KEYS = [f"RACE-KEY-{n}" for n in range(5)]
 
 @pytest.fixture
 def tracker(shop: RunningBot) -> UpdateTracker:
-    return UpdateTracker.install(shop.dispatcher)
+    return shop.tracker
 
 
 async def test_twenty_buyers_five_keys(shop: RunningBot, tracker: UpdateTracker) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from tests.conftest import BOT_TOKEN
 from tests.fake_api import FakeBotAPI
+from tests.harness import BOT_TOKEN
 from tests.processes import bot_env, run_alembic, start_bot
 from tests.schema import all_revisions, head, heads_of, scalar
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.conftest import BOT_TOKEN
 from tests.fake_api import FakeBotAPI
+from tests.harness import BOT_TOKEN
 from tests.processes import bot_env, copy_project, start_bot
 from tests.schema import head, heads_of, table_exists
 

@@ -12,7 +12,7 @@ from app import heap
 from app.bot.factory import create_dispatcher
 from app.bot.lifecycle import on_ready
 from app.db.engine import create_engine
-from tests.conftest import make_settings
+from tests.harness import make_settings
 
 
 def test_hold_then_settle_freezes_start_up_and_collects_again() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL
 from app.db.engine import create_engine
 from app.db.migrate import migrate
 from app.logs import configure_logging
-from tests.conftest import make_settings
+from tests.harness import make_settings
 
 
 async def _migrate(url: URL) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 
 from app.db.engine import create_engine
 from app.db.migrate import alembic_config as make_alembic_config
-from tests.conftest import make_settings
+from tests.harness import make_settings
 from tests.schema import all_revisions
 
 __all__ = [

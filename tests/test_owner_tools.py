@@ -22,8 +22,8 @@ from app.db.models import (
 from app.i18n import catalogs, translator
 from app.keyboards.admin import AdminMenu, ProductEdit
 from app.services.stats import shop_stats
-from tests.conftest import ADMIN_ID, RunningBot
-from tests.shop_helpers import Customer, SessionFactory, UpdateTracker, seed_product
+from tests.harness import ADMIN_ID, RunningBot
+from tests.shop_helpers import Customer, SessionFactory, seed_product
 
 en = translator("en")
 BUYER = 2001
@@ -73,7 +73,7 @@ async def count(session_factory: SessionFactory, model: type) -> int:
 
 
 def users(shop: RunningBot) -> tuple[Customer, Customer]:
-    tracker = UpdateTracker.install(shop.dispatcher)
+    tracker = shop.tracker
     return Customer(shop.api, tracker, ADMIN_ID), Customer(shop.api, tracker, STRANGER)
 
 
@@ -308,7 +308,7 @@ async def test_the_admin_menu_buttons(shop: RunningBot) -> None:
 
 
 async def test_russian_texts(shop: RunningBot) -> None:
-    tracker = UpdateTracker.install(shop.dispatcher)
+    tracker = shop.tracker
     admin = Customer(shop.api, tracker, ADMIN_ID, language_code="ru")
     await admin.send("/stock")
     assert admin.texts()[-1].startswith("Использование: /stock <slug>")

@@ -12,8 +12,8 @@ import aiohttp
 from sqlalchemy.engine import URL
 
 from app.bot.webhook import SECRET_HEADER
-from tests.conftest import BOT_TOKEN
 from tests.fake_api import FakeBotAPI
+from tests.harness import BOT_TOKEN
 from tests.processes import REPO_ROOT, BotProcess, bot_env
 from tests.schema import head, heads_of
 

@@ -12,8 +12,8 @@ from sqlalchemy.engine import URL
 from app.db.base import utcnow
 from app.db.models import ItemKind, ItemStatus, Order, OrderStatus, Product, StockItem
 from app.i18n import translator
-from tests.conftest import ADMIN_ID, RunningBot, make_settings, running_bot
 from tests.fake_api import FakeBotAPI
+from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
 from tests.shop_helpers import (
     Customer,
     UpdateTracker,
@@ -32,7 +32,7 @@ BUYER = 2001
 
 @pytest.fixture
 def tracker(shop: RunningBot) -> UpdateTracker:
-    return UpdateTracker.install(shop.dispatcher)
+    return shop.tracker
 
 
 @pytest.fixture
@@ -347,7 +347,7 @@ async def test_help_terms_paysupport_and_unknown(
 async def test_paysupport_names_the_support_contact(fake_api: FakeBotAPI, db_url: URL) -> None:
     settings = make_settings(db_url, fake_api.url, support_contact="@shop_help")
     async with running_bot(fake_api, settings) as running:
-        buyer = Customer(fake_api, UpdateTracker.install(running.dispatcher), BUYER)
+        buyer = Customer(fake_api, running.tracker, BUYER)
         await buyer.send("/paysupport")
         assert "@shop_help" in buyer.screen()["text"]
         assert fake_api.sent_to(ADMIN_ID) == []

@@ -12,11 +12,10 @@ from app.db.models import ItemStatus, StockItem
 from app.i18n import translator
 from app.services import stock
 from app.services.stock import ImportResult
-from tests.conftest import ADMIN_ID, RunningBot
+from tests.harness import ADMIN_ID, RunningBot
 from tests.shop_helpers import (
     Customer,
     SessionFactory,
-    UpdateTracker,
     add_stock,
     items_of,
     seed_product,
@@ -100,7 +99,7 @@ async def test_import_bytes_adds_nothing_from_a_binary_file(
 
 
 def _admin(shop: RunningBot) -> Customer:
-    return Customer(shop.api, UpdateTracker.install(shop.dispatcher), ADMIN_ID)
+    return Customer(shop.api, shop.tracker, ADMIN_ID)
 
 
 async def _send_file(admin: Customer, content: bytes, name: str, caption: str = "") -> None:

@@ -12,13 +12,11 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
@@ -34,8 +32,8 @@ from app.db.migrate import migrate
 from app.db.models import ItemStatus, OrderStatus
 from app.keyboards.buyer import BuyCb
 from app.logs import configure_logging
-from tests.conftest import make_settings, running_bot
 from tests.fake_api import FakeBotAPI
+from tests.harness import UpdateTracker, make_settings, running_bot
 from tests.processes import APP_VARIABLES, url_env
 from tests.schema import head, heads_of
 from tests.shop_helpers import invoice_amount, items_of, orders_of, seed_product
@@ -105,22 +103,6 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:  
             await asyncio.sleep(0.01)
 
 
-class UpdateCounter(BaseMiddleware):
-    """Outermost update middleware: which updates reached the Dispatcher."""
-
-    def __init__(self) -> None:
-        self.seen: list[int] = []
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        self.seen.append(getattr(event, "update_id", -1))
-        return await handler(event, data)
-
-
 def webhook_settings(url: URL, api: FakeBotAPI, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "webhook_secret": SECRET,
@@ -139,8 +121,7 @@ class Replica:
 
     def __init__(self, server: WebhookServer) -> None:
         self.server = server
-        self.counter = UpdateCounter()
-        server.dispatcher.update.outer_middleware._middlewares.insert(0, self.counter)
+        self.tracker = UpdateTracker.install(server.dispatcher)  # which updates reached it
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -227,11 +208,11 @@ async def test_refuses_bad_requests_before_the_dispatcher(
             assert response.status == 401
         async with client.get(running.base + "/webhook") as response:
             assert response.status == 405
-        assert running.counter.seen == []  # nothing refused reached the Dispatcher
+        assert running.tracker.seen == []  # nothing refused reached the Dispatcher
 
         status, _ = await post(client, running.base, valid)
         assert status == 200
-        assert running.counter.seen == [valid["update_id"]]
+        assert running.tracker.seen == [valid["update_id"]]
         assert "Welcome" in fake_api.sent_to(3001)[-1]["text"]
 
     records = logs()
@@ -255,7 +236,7 @@ async def test_unknown_update_type_is_acknowledged_not_dispatched(
         await wait_healthy(client, running.base)
         status, _ = await post(client, running.base, {"update_id": 77, "future_thing": {"a": 1}})
         assert status == 200
-        assert running.counter.seen == []
+        assert running.tracker.seen == []
 
 
 # --- health and readiness -------------------------------------------------------------------
@@ -273,7 +254,7 @@ async def test_replica_listens_and_answers_503_until_the_schema_is_at_head(
         update = fake_api.build_message(3002, "/start")
         status, _ = await post(client, running.base, update)
         assert status == 503  # Telegram retries later; the Dispatcher never saw it
-        assert running.counter.seen == []
+        assert running.tracker.seen == []
 
         engine = create_engine(pg_url)  # another process migrates
         try:
@@ -284,7 +265,7 @@ async def test_replica_listens_and_answers_503_until_the_schema_is_at_head(
         assert body == {"status": "ok", "revision": head(), "head": head()}
         status, _ = await post(client, running.base, update)
         assert status == 200
-        assert running.counter.seen == [update["update_id"]]
+        assert running.tracker.seen == [update["update_id"]]
     # A --no-migrate replica never touches the webhook, neither on start nor on stop.
     assert fake_api.calls_of("setWebhook") == []
     assert fake_api.calls_of("deleteWebhook") == []

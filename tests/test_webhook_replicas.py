@@ -30,8 +30,8 @@ from app.db.engine import create_engine, create_session_factory
 from app.db.models import Category, ItemStatus, Order, OrderStatus, Product, StockItem
 from app.i18n import translator
 from app.keyboards.buyer import BuyCb
-from tests.conftest import ADMIN_ID, create_pg_database, drop_pg_database
 from tests.fake_api import FakeBotAPI
+from tests.harness import ADMIN_ID, create_pg_database, drop_pg_database
 from tests.processes import BotProcess, bot_env, start_bot
 from tests.schema import head
 from tests.shop_helpers import invoice_amount, seed_product
