@@ -1,65 +1,167 @@
-"""Texts in several languages, kept in TOML catalogs under ``app/locales/<lang>/*.toml``.
+"""Texts in several languages: gettext catalogs, loaded by aiogram's ``I18n``.
 
-A key is the dotted path inside a file (``catalog.empty``); all files of a language merge into
-one catalog. A user's ``language_code`` picks the catalog (``ru-RU`` → ``ru``); a missing
-language or key falls back to English. Values are ``str.format`` templates whose arguments are
-HTML-escaped, because messages are sent with the HTML parse mode.
+Catalogs. ``app/locales/<lang>/LC_MESSAGES/messages.po`` are the sources (in the repository);
+the build compiles each into ``messages.mo`` beside it (``setup.py``; the wheel ships only the
+``.mo``). A msgid is the dotted key that the code asks for (``buyer.menu.title``), and English
+is a catalog like any other. A language is a directory: a new catalog needs no code change.
+
+Asking for a text. Handlers get ``t``, a :class:`Translator` for the language of the user
+behind the update (``app/middlewares/i18n.py``); elsewhere use ``translator(language_code)``::
+
+    t("buyer.menu.welcome", name=user.full_name)
+    t("buyer.catalog.card_left", n=left)      # a text with plural forms, chosen by n
+
+A text is a ``str.format`` template; its ``str`` arguments are HTML-escaped, because messages
+are sent with the HTML parse mode. A text with plural forms is chosen by the integer ``n``,
+which it shows as ``{n}``; each language has its own number of forms and its own rule (the
+catalog's ``Plural-Forms`` header: English one/other, Russian 1 ключ / 2 ключа / 5 ключей).
+Asking for a plural text without ``n`` is an error; for a text without plural forms, ``n`` is
+an ordinary argument. Telegram's ``language_code`` picks the catalog (``pt-br`` → ``pt_BR``,
+then ``pt``), else English. A text missing from the user's language falls back to English
+with a :class:`MissingTranslationWarning` (an error in the tests, which turn warnings into
+errors); a text that English lacks too raises :class:`MissingTextError`.
+
+Adding a text: add the entry to every ``messages.po``, then compile them
+(``.venv/bin/pybabel compile -d app/locales``; the tests and every build do it too)::
+
+    msgid "buyer.menu.title"
+    msgstr "🏠 <b>Main menu</b>"
+
+    msgid "buyer.catalog.card_left"
+    msgid_plural "buyer.catalog.card_left"
+    msgstr[0] "In stock: <b>{n} item</b>"
+    msgstr[1] "In stock: <b>{n} items</b>"
+
+A TOML entry of the former catalogs, ``[buyer.menu] title = "…"``, is the entry ``msgid
+"buyer.menu.title"`` / ``msgstr "…"``; ``tools/toml2po.py --lang ru FILE.toml`` converts a
+whole TOML file into a catalog (an array of strings becomes the plural forms).
 """
 
 from __future__ import annotations
 
 import html
-import tomllib
+import warnings
 from functools import cache
+from gettext import GNUTranslations, NullTranslations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+DOMAIN = "messages"
 DEFAULT_LANGUAGE = "en"
 
 
-def _flatten(prefix: str, table: dict[str, Any], into: dict[str, str], source: Path) -> None:
-    for key, value in table.items():
-        path = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict):
-            _flatten(path, value, into, source)
-        elif path in into:
-            raise ValueError(f"text {path!r} is defined twice ({source})")
-        else:
-            into[path] = str(value)
+class MissingTextError(KeyError):
+    """No catalog has the text, not even English."""
+
+
+class MissingTranslationWarning(UserWarning):
+    """The user's language lacks a text that English has; the English one is used."""
+
+
+class _NotFoundError(Exception):
+    pass
+
+
+class _NoFallback(NullTranslations):
+    """Last in a catalog's chain: a text the catalog does not have is not quietly its msgid."""
+
+    def gettext(self, message: str) -> str:
+        raise _NotFoundError
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        raise _NotFoundError
 
 
 @cache
-def catalogs() -> dict[str, dict[str, str]]:
-    """Every language's catalog, read once per process."""
-    result: dict[str, dict[str, str]] = {}
-    for directory in sorted(p for p in LOCALES_DIR.iterdir() if p.is_dir()):
-        texts: dict[str, str] = {}
-        for file in sorted(directory.glob("*.toml")):
-            with file.open("rb") as fh:
-                _flatten("", tomllib.load(fh), texts, file)
-        result[directory.name] = texts
-    return result
+def load_i18n() -> I18n:
+    """aiogram's ``I18n`` over the compiled catalogs, read once per process, on first use."""
+    # Imported here, not at start-up: aiogram.utils.i18n pulls in Babel when it is installed.
+    from aiogram.utils.i18n import I18n  # noqa: PLC0415
+
+    how = "build the package (pip install .) or run `pybabel compile -d app/locales`"
+    try:
+        i18n = I18n(path=LOCALES_DIR, default_locale=DEFAULT_LANGUAGE, domain=DOMAIN)
+    except RuntimeError as exc:  # a catalog without its compiled .mo
+        raise RuntimeError(f"{exc} ({LOCALES_DIR}): {how}") from exc
+    if DEFAULT_LANGUAGE not in i18n.locales:
+        raise RuntimeError(f"no compiled English catalog in {LOCALES_DIR}: {how}")
+    for catalog in i18n.locales.values():
+        catalog.add_fallback(_NoFallback())
+    return i18n
+
+
+def languages() -> tuple[str, ...]:
+    """The languages that have a compiled catalog, e.g. ``("en", "ru")``."""
+    return tuple(sorted(load_i18n().available_locales))
+
+
+def _pick_language(language_code: str | None, available: tuple[str, ...]) -> str:
+    base, _, region = (language_code or "").replace("-", "_").partition("_")
+    candidates = [f"{base.lower()}_{region.upper()}"] if region else []
+    candidates.append(base.lower())
+    return next((c for c in candidates if c in available), DEFAULT_LANGUAGE)
 
 
 class Translator:
     """``t("catalog.title", name=...)`` in one language, falling back to English."""
 
     def __init__(self, language: str) -> None:
-        all_catalogs = catalogs()
-        self.language = language if language in all_catalogs else DEFAULT_LANGUAGE
-        self._texts = all_catalogs[self.language]
-        self._fallback = all_catalogs[DEFAULT_LANGUAGE]
+        locales = load_i18n().locales
+        self.language = language if language in locales else DEFAULT_LANGUAGE
+        self._own = locales[self.language]
+        self._english = locales[DEFAULT_LANGUAGE]
+        self._plural: dict[str, bool] = {}  # key → whether the text has plural forms
 
     def __call__(self, key: str, /, **kwargs: Any) -> str:
-        template = self._texts.get(key) or self._fallback.get(key)
+        template = self._template(self._own, key, kwargs.get("n"))
+        if template is None and self._own is not self._english:
+            template = self._template(self._english, key, kwargs.get("n"))
+            if template is not None:
+                warnings.warn(
+                    f"text {key!r} is not translated into {self.language!r}; English is used",
+                    MissingTranslationWarning,
+                    stacklevel=2,
+                )
         if template is None:
-            raise KeyError(f"no text {key!r} in the catalogs")
+            raise MissingTextError(f"no text {key!r} in the catalogs")
         safe = {k: html.escape(v) if isinstance(v, str) else v for k, v in kwargs.items()}
         return template.format(**safe)
+
+    def _template(self, catalog: GNUTranslations, key: str, n: Any) -> str | None:
+        plural = self._plural.get(key) if catalog is self._own else None
+        try:
+            if plural is None:
+                plural = _has_plural_forms(catalog, key)
+                if plural is None:
+                    return None
+                if catalog is self._own:
+                    self._plural[key] = plural
+            if not plural:
+                return catalog.gettext(key)
+            if n is None:
+                raise TypeError(f"text {key!r} has plural forms: pass the count as n=")
+            return catalog.ngettext(key, key, n)
+        except _NotFoundError:
+            return None
+
+
+def _has_plural_forms(catalog: GNUTranslations, key: str) -> bool | None:
+    """True or False for a text the catalog has, None for one it does not."""
+    try:
+        catalog.ngettext(key, key, 1)
+    except _NotFoundError:
+        try:
+            catalog.gettext(key)
+        except _NotFoundError:
+            return None
+        return False
+    return True
 
 
 @cache
 def translator(language_code: str | None) -> Translator:
-    language = (language_code or DEFAULT_LANGUAGE).split("-")[0].lower()
-    return Translator(language)
+    return Translator(_pick_language(language_code, languages()))

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from babel.messages.frontend import CommandLineInterface
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import normalize_database_url
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import migrate
+from app.i18n import LOCALES_DIR
 from tests.fake_api import FakeBotAPI
 from tests.harness import (
     BOT_TOKEN,
@@ -32,6 +34,12 @@ from tests.harness import (
     probe_postgres,
     running_bot,
 )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The tests read the texts as edited: compile the catalogs, as the build does."""
+    if CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(LOCALES_DIR)]):
+        raise pytest.UsageError(f"the catalogs in {LOCALES_DIR} do not compile")
 
 
 @pytest.fixture(scope="session")

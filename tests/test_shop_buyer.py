@@ -96,7 +96,7 @@ async def test_scripted_purchase_delivers_the_key(
     await buyer.press("Games (1)")
     await buyer.press("Space Game · 50 ⭐")
     card = buyer.screen()["text"]
-    assert "A <great> game & more" in card and "50 ⭐" in card and "In stock: 1" in card
+    assert "A <great> game & more" in card and "50 ⭐" in card and "In stock: 1 item" in card
     answer = await buyer.press("Buy for 50 ⭐")
     assert answer is not None and "Reserved for you for 15 min" in answer["text"]
 
@@ -310,7 +310,7 @@ async def test_russian_texts(shop: RunningBot, customer: Callable[..., Customer]
     assert "Добро пожаловать" in buyer.screen()["text"]
     await buyer.press(ru("buyer.menu.catalog"))
     await buyer.press("Ключ")
-    assert "В наличии: 1" in buyer.screen()["text"]
+    assert "В наличии: 1 штука" in buyer.screen()["text"]
     answer = await buyer.press("Купить за 5 ⭐")
     assert answer is not None and "забронирован" in answer["text"]
     payload = buyer.invoices()[-1]["payload"]
@@ -422,4 +422,4 @@ async def test_low_stock_alert_once_when_crossing(
         payload, amount = await _buy(buyer, "Gem")
         await buyer.pay(payload, amount)
     alerts = [m["text"] for m in shop.api.sent_to(ADMIN_ID) if "Gem" in m["text"]]
-    assert len(alerts) == 1 and "2 item(s) left" in alerts[0]
+    assert len(alerts) == 1 and "has 2 items left" in alerts[0]

@@ -33,7 +33,7 @@ def card_text(t: Translator, card: ProductCard) -> str:
             description = description[:MAX_DESCRIPTION] + "…"
         parts.append(t("buyer.catalog.card_description", description=description))
     price = t("buyer.catalog.card_price", price=card.price)
-    stock = t("buyer.catalog.card_left", left=card.left) if card.left else ""
+    stock = t("buyer.catalog.card_left", n=card.left) if card.left else ""
     parts.append("\n".join(filter(None, [price, stock])))
     if card.held_by_viewer:
         parts.append(t("buyer.catalog.card_reserved"))

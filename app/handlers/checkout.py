@@ -84,7 +84,7 @@ async def buy(
     if invoice.reused:
         await query.answer(t("buyer.checkout.reused"))
     else:
-        await query.answer(t("buyer.checkout.reserved", minutes=settings.reservation_minutes))
+        await query.answer(t("buyer.checkout.reserved", n=settings.reservation_minutes))
 
 
 @router.pre_checkout_query()
@@ -188,7 +188,7 @@ async def _deliver(context: _PaymentContext, outcome: PaymentOutcome) -> None:
     if outcome.low_stock is not None:
         low = outcome.low_stock
         key = "buyer.alert.low_stock" if low.left else "buyer.alert.sold_out"
-        await context.alert(key, title=low.title, left=low.left, threshold=low.threshold)
+        await context.alert(key, title=low.title, n=low.left, threshold=low.threshold)
 
 
 async def _refund_due(context: _PaymentContext, outcome: PaymentOutcome) -> None:

@@ -39,7 +39,7 @@ class ShopInputError(ValueError):
 def parse_slug(raw: str) -> str:
     slug = raw.strip()
     if not SLUG_RE.fullmatch(slug):
-        raise ShopInputError("bad_slug", slug=slug[:MAX_SLUG], max=MAX_SLUG)
+        raise ShopInputError("bad_slug", slug=slug[:MAX_SLUG], n=MAX_SLUG)
     return slug
 
 
@@ -56,7 +56,7 @@ def parse_price(raw: str | int) -> int:
 def parse_title(raw: str) -> str:
     title = " ".join(raw.split())
     if not title or len(title) > MAX_TITLE:
-        raise ShopInputError("bad_title", max=MAX_TITLE)
+        raise ShopInputError("bad_title", n=MAX_TITLE)
     return title
 
 
@@ -65,14 +65,14 @@ def parse_description(raw: str) -> str:
     if description == "-":
         return ""
     if len(description) > MAX_DESCRIPTION:
-        raise ShopInputError("bad_description", max=MAX_DESCRIPTION)
+        raise ShopInputError("bad_description", n=MAX_DESCRIPTION)
     return description
 
 
 def parse_category_title(raw: str) -> str:
     title = " ".join(raw.split())
     if not title or len(title) > MAX_CATEGORY:
-        raise ShopInputError("bad_category", max=MAX_CATEGORY)
+        raise ShopInputError("bad_category", n=MAX_CATEGORY)
     return title
 
 

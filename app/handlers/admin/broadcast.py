@@ -46,7 +46,7 @@ async def _start(
     broadcast = await create_broadcast(session, text, author)
     await session.commit()
     broadcasts.launch(broadcast.id)
-    await message.answer(t("owner.broadcast.started", id=broadcast.id, recipients=recipients))
+    await message.answer(t("owner.broadcast.started", id=broadcast.id, n=recipients))
 
 
 @router.message(Command("broadcast"))

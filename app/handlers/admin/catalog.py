@@ -84,7 +84,7 @@ async def add_product_slug(
         return
     await state.update_data(slug=slug)
     await state.set_state(AddProduct.title)
-    await reply(session, message, t("owner.product.ask_title", max=MAX_TITLE))
+    await reply(session, message, t("owner.product.ask_title", n=MAX_TITLE))
 
 
 @router.message(AddProduct.title, TEXT_INPUT)
@@ -130,7 +130,7 @@ async def add_product_category(
             return
     await state.update_data(category=name)
     await state.set_state(AddProduct.description)
-    await reply(session, message, t("owner.product.ask_description", max=MAX_DESCRIPTION))
+    await reply(session, message, t("owner.product.ask_description", n=MAX_DESCRIPTION))
 
 
 @router.message(AddProduct.description, TEXT_INPUT)

@@ -123,7 +123,7 @@ async def edit_field(
     await state.set_state(EditProduct.value)
     await state.update_data(product_id=product.id, field=field)
     limit = MAX_DESCRIPTION if field == "description" else MAX_TITLE
-    await message.answer(t(f"owner.product.ask_{field}", max=limit))
+    await message.answer(t(f"owner.product.ask_{field}", n=limit))
 
 
 @router.message(EditProduct.value, TEXT_INPUT)

@@ -16,7 +16,7 @@ router = Router(name=__name__)
 
 
 def _period(t: Translator, key: str, period: Period) -> str:
-    return t(f"owner.stats.{key}", sales=period.sales, revenue=period.revenue)
+    return t(f"owner.stats.{key}", n=period.sales, revenue=period.revenue)
 
 
 def render_stats(t: Translator, stats: ShopStats) -> str:
