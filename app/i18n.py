@@ -94,6 +94,12 @@ def load_i18n() -> I18n:
     return i18n
 
 
+def reload() -> None:
+    """Forget the loaded catalogs: the next text reads them again (after a new compile)."""
+    for cached in (load_i18n, _texts, translator):
+        cached.cache_clear()
+
+
 def languages() -> tuple[str, ...]:
     """The languages that have a compiled catalog, e.g. ``("en", "ru")``."""
     return tuple(sorted(load_i18n().available_locales))
@@ -106,20 +112,57 @@ def _pick_language(language_code: str | None, available: tuple[str, ...]) -> str
     return next((c for c in candidates if c in available), DEFAULT_LANGUAGE)
 
 
+class _Texts:
+    """One language's compiled catalog, asked for a template by key."""
+
+    def __init__(self, catalog: GNUTranslations) -> None:
+        self._catalog = catalog
+        self._plural: dict[str, bool] = {}  # key → whether the text has plural forms
+
+    def template(self, key: str, n: int | None) -> str | None:
+        """The template for ``n``; None when the catalog lacks the text."""
+        plural = self._plural.get(key)
+        if plural is None:
+            plural = self._has_plural_forms(key)
+            if plural is None:
+                return None
+            self._plural[key] = plural
+        if not plural:
+            return self._catalog.gettext(key)
+        if n is None:
+            raise TypeError(f"text {key!r} has plural forms: pass the count as n=")
+        return self._catalog.ngettext(key, key, n)
+
+    def _has_plural_forms(self, key: str) -> bool | None:
+        try:
+            self._catalog.ngettext(key, key, 1)
+        except _NotFoundError:
+            try:
+                self._catalog.gettext(key)
+            except _NotFoundError:
+                return None
+            return False
+        return True
+
+
+@cache
+def _texts(language: str) -> _Texts:
+    return _Texts(load_i18n().locales[language])
+
+
 class Translator:
     """``t("catalog.title", name=...)`` in one language, falling back to English."""
 
     def __init__(self, language: str) -> None:
-        locales = load_i18n().locales
-        self.language = language if language in locales else DEFAULT_LANGUAGE
-        self._own = locales[self.language]
-        self._english = locales[DEFAULT_LANGUAGE]
-        self._plural: dict[str, bool] = {}  # key → whether the text has plural forms
+        self.language = language if language in load_i18n().locales else DEFAULT_LANGUAGE
+        self._own = _texts(self.language)
+        self._english = _texts(DEFAULT_LANGUAGE)
 
     def __call__(self, key: str, /, **kwargs: Any) -> str:
-        template = self._template(self._own, key, kwargs.get("n"))
+        n = kwargs.get("n")
+        template = self._own.template(key, n)
         if template is None and self._own is not self._english:
-            template = self._template(self._english, key, kwargs.get("n"))
+            template = self._english.template(key, n)
             if template is not None:
                 warnings.warn(
                     f"text {key!r} is not translated into {self.language!r}; English is used",
@@ -130,36 +173,6 @@ class Translator:
             raise MissingTextError(f"no text {key!r} in the catalogs")
         safe = {k: html.escape(v) if isinstance(v, str) else v for k, v in kwargs.items()}
         return template.format(**safe)
-
-    def _template(self, catalog: GNUTranslations, key: str, n: Any) -> str | None:
-        plural = self._plural.get(key) if catalog is self._own else None
-        try:
-            if plural is None:
-                plural = _has_plural_forms(catalog, key)
-                if plural is None:
-                    return None
-                if catalog is self._own:
-                    self._plural[key] = plural
-            if not plural:
-                return catalog.gettext(key)
-            if n is None:
-                raise TypeError(f"text {key!r} has plural forms: pass the count as n=")
-            return catalog.ngettext(key, key, n)
-        except _NotFoundError:
-            return None
-
-
-def _has_plural_forms(catalog: GNUTranslations, key: str) -> bool | None:
-    """True or False for a text the catalog has, None for one it does not."""
-    try:
-        catalog.ngettext(key, key, 1)
-    except _NotFoundError:
-        try:
-            catalog.gettext(key)
-        except _NotFoundError:
-            return None
-        return False
-    return True
 
 
 @cache

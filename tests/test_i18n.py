@@ -17,7 +17,6 @@ from app.i18n import (
     DEFAULT_LANGUAGE,
     MissingTextError,
     MissingTranslationWarning,
-    load_i18n,
     translator,
 )
 from tests.i18n_catalogs import fields, is_plural, read_catalog, source_languages, texts
@@ -118,11 +117,9 @@ def locales(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         target.parent.mkdir(parents=True)
         shutil.copy(source, target)
     monkeypatch.setattr(app.i18n, "LOCALES_DIR", copy)
-    load_i18n.cache_clear()
-    translator.cache_clear()
+    app.i18n.reload()
     yield copy
-    load_i18n.cache_clear()
-    translator.cache_clear()
+    app.i18n.reload()
 
 
 def pybabel(*args: str) -> None:
