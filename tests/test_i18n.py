@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiogram.filters import Command
+from aiogram.types import Message
 from babel import Locale
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po, write_po
@@ -17,9 +19,12 @@ from app.i18n import (
     DEFAULT_LANGUAGE,
     MissingTextError,
     MissingTranslationWarning,
+    Translator,
     translator,
 )
+from tests.harness import RunningBot
 from tests.i18n_catalogs import fields, is_plural, read_catalog, source_languages, texts
+from tests.shop_helpers import Customer
 
 RUSSIAN_FORMS = ("one", "few", "many")  # the order of the gettext forms in the ru catalog
 
@@ -172,3 +177,26 @@ def test_no_compiled_catalog_at_all_is_a_clear_error(locales: Path) -> None:
     shutil.rmtree(locales / "ru")
     with pytest.raises(RuntimeError, match=r"no compiled English catalog in .*pybabel compile"):
         translator("en")
+
+
+async def test_a_handler_asking_for_a_text_the_catalogs_lack_fails_loudly(
+    locales: Path, shop: RunningBot
+) -> None:
+    russian = locales / "ru" / "LC_MESSAGES" / "messages.po"
+    _translate(russian, "ru", {}, drop="buyer.menu.help")
+    pybabel("compile", "-d", str(locales))
+    app.i18n.reload()
+
+    async def probe(message: Message, t: Translator) -> None:
+        await message.answer(t(message.text.split()[1] if message.text else ""))
+
+    shop.dispatcher.message.register(probe, Command("probe"))  # ahead of the shop's routers
+    english = Customer(shop.api, shop.tracker, 7001, "en")
+    await english.send("/probe buyer.menu.help")
+    assert english.texts() == ["❓ Help"]
+    with pytest.raises(AssertionError, match="failed") as failed:
+        await english.send("/probe buyer.no_such_text")
+    assert isinstance(failed.value.__cause__, MissingTextError)
+    with pytest.raises(AssertionError, match="failed") as failed:
+        await Customer(shop.api, shop.tracker, 7002, "ru").send("/probe buyer.menu.help")
+    assert isinstance(failed.value.__cause__, MissingTranslationWarning)
