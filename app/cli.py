@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-migrate",
         action="store_true",
         help="replica mode: never change the schema; wait (SCHEMA_WAIT_TIMEOUT) until another "
-        "process has brought it to head",
+        "process has brought it to head. Applies to the bot and to the shop commands, which "
+        "otherwise migrate to head first",
     )
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", title="shop management commands"
@@ -105,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.webhook and args.command is not None:
         parser.error("--webhook runs the bot; it cannot be combined with a command")
+    if args.no_migrate and args.command == "migrate":
+        parser.error("--no-migrate never changes the schema; it cannot be combined with migrate")
     try:
         settings = _load(args)
     except ConfigError as exc:

@@ -2,12 +2,16 @@
 
 Each command is registered with ``set_defaults(handler=...)``; a handler is
 ``async def handler(args, session_factory) -> int`` (the exit code) and prints its result.
-The commands use the bot's settings and database, after the bot's schema check.
+The commands use the bot's settings and database. Like the bot, a command first brings the
+schema to head (the same :func:`app.db.migrate.migrate`, under the same lock), so a seller's
+first command works on a fresh database; with ``--no-migrate`` it waits for head as a replica
+does and never changes the schema.
 
     python -m app product add --slug SLUG --title TITLE --price STARS [--category NAME]
                               [--description TEXT]
     python -m app product list
     python -m app stock import --product SLUG [--csv] FILE    (FILE "-" reads stdin)
+    python -m app [--no-migrate] COMMAND …    (or COMMAND … --no-migrate)
 
 Results go to stdout; an error an operator can fix is one line on stderr and exit code 1.
 """
@@ -26,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import DatabaseSettings
 from app.db.engine import create_engine, create_session_factory, wait_for_database
-from app.db.migrate import wait_for_head
+from app.db.migrate import migrate, wait_for_head
 from app.i18n import translator
 from app.services import products as catalog
 from app.services import stock
@@ -141,13 +145,28 @@ async def stock_import(args: argparse.Namespace, factory: async_sessionmaker[Asy
 
 # --- wiring -----------------------------------------------------------------------------
 
+NO_MIGRATE_HELP = (
+    "never change the schema: wait (SCHEMA_WAIT_TIMEOUT) until another process has brought "
+    "it to head, as a replica does. Without it the command migrates to head first"
+)
+
+
+def _command(commands: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A shop command's parser; it also takes ``--no-migrate`` after the command's name."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, **kwargs)
+    # SUPPRESS: when absent here, the value given before the command (or False) stays.
+    parser.add_argument(
+        "--no-migrate", action="store_true", default=argparse.SUPPRESS, help=NO_MIGRATE_HELP
+    )
+    return parser
+
 
 def register_commands(commands: Any) -> None:
     """Add the management sub-commands to the CLI's sub-parsers."""
     product = commands.add_parser("product", help="add and list products")
     product_commands = product.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    add = product_commands.add_parser("add", help="add a product (and its category if new)")
+    add = _command(product_commands, "add", help="add a product (and its category if new)")
     add.add_argument("--slug", required=True, help="short id: a-z, 0-9 and dashes")
     add.add_argument("--title", required=True)
     add.add_argument("--price", required=True, help="price in Telegram Stars (whole number)")
@@ -155,13 +174,15 @@ def register_commands(commands: Any) -> None:
     add.add_argument("--description", default="")
     add.set_defaults(handler=product_add)
 
-    listing = product_commands.add_parser("list", help="products with stock counts")
+    listing = _command(product_commands, "list", help="products with stock counts")
     listing.set_defaults(handler=product_list)
 
     stock_parser = commands.add_parser("stock", help="upload stock")
     stock_commands = stock_parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    upload = stock_commands.add_parser(
-        "import", help="add items from a text file, one per line (duplicates are skipped)"
+    upload = _command(
+        stock_commands,
+        "import",
+        help="add items from a text file, one per line (duplicates are skipped)",
     )
     upload.add_argument("--product", required=True, metavar="SLUG")
     upload.add_argument("--csv", action="store_true", help="take the first CSV column")
@@ -170,11 +191,17 @@ def register_commands(commands: Any) -> None:
 
 
 async def run_command(args: argparse.Namespace, settings: DatabaseSettings) -> int:
+    """Reach the database, bring the schema to head (or wait for it), then run the handler."""
     handler: CommandHandler = args.handler
     engine = create_engine(settings.database_url)
     try:
         await wait_for_database(engine, settings.db_connect_timeout)
-        await wait_for_head(engine, settings)
+        if args.no_migrate:
+            report = await wait_for_head(engine, settings)
+        else:
+            report = await migrate(engine, settings)
+        if report.after != report.before:  # at head already, a command prints only its result
+            report.log_ready("no-migrate" if args.no_migrate else "command", settings)
         return await handler(args, create_session_factory(engine))
     finally:
         await engine.dispose()

@@ -29,6 +29,8 @@ from app.db.migration_support import CALLER_AWAITS, MigrationError
 log = structlog.get_logger("app.migrations")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# A waiting process logs when it starts waiting, then this often (it polls more often).
+WAIT_LOG_INTERVAL = 10.0
 
 
 class SchemaError(Exception):
@@ -151,30 +153,42 @@ async def migrate(engine: AsyncEngine, settings: DatabaseSettings) -> SchemaRepo
 
 
 async def wait_for_head(
-    engine: AsyncEngine, settings: DatabaseSettings, *, interval: float = 1.0
+    engine: AsyncEngine,
+    settings: DatabaseSettings,
+    *,
+    interval: float = 1.0,
+    log_every: float = WAIT_LOG_INTERVAL,
 ) -> SchemaReport:
-    """``--no-migrate``: never run DDL; poll until another process brought the schema to head."""
+    """``--no-migrate``: never run DDL; poll until another process brought the schema to head.
+
+    Polls every ``interval`` s; logs once when it starts waiting, then every ``log_every`` s.
+    """
     started = time.perf_counter()
     script = ScriptDirectory.from_config(alembic_config(settings))
     head = script_head(script)
     before = current = await database_heads(engine)
     deadline = started + settings.schema_wait_timeout
+    logged_at: float | None = None
     while True:
         check_known(current, script)
         if current == (head,):
             return SchemaReport(before, current, head, time.perf_counter() - started)
-        left = deadline - time.perf_counter()
+        now = time.perf_counter()
+        left = deadline - now
         if left <= 0:
             raise SchemaError(
                 f"the database is at revision {_label(current)} but this code needs {head}; "
                 f"gave up after SCHEMA_WAIT_TIMEOUT={settings.schema_wait_timeout:g}s. "
                 "Run the migrating process (`python -m app` or `alembic upgrade head`) first"
             )
-        log.info(
-            "waiting for the schema to reach head",
-            current=_label(current),
-            head=head,
-            seconds_left=round(left, 1),
-        )
+        if logged_at is None or now - logged_at >= log_every:
+            logged_at = now
+            log.info(
+                "waiting for the schema to reach head",
+                current=_label(current),
+                head=head,
+                waited_s=round(now - started, 1),
+                seconds_left=round(left, 1),
+            )
         await asyncio.sleep(min(interval, left))
         current = await database_heads(engine)
