@@ -28,9 +28,15 @@ JSON = dict[str, object]
 
 
 async def seed_users(
-    session_factory: SessionFactory, ids: Iterable[int], *, blocked: Iterable[int] = ()
+    session_factory: SessionFactory,
+    api: FakeBotAPI,
+    ids: Iterable[int],
+    *,
+    blocked: Iterable[int] = (),
 ) -> None:
-    blocked = set(blocked)
+    """Users the shop knows, so users who wrote to the bot: their chats exist at Telegram."""
+    ids, blocked = list(ids), set(blocked)
+    api.start_bot(*ids)
     async with session_factory() as session:
         for user_id in ids:
             session.add(User(id=user_id, first_name=f"U{user_id}", is_blocked=user_id in blocked))
@@ -94,7 +100,7 @@ async def test_rate_limiter_spaces_the_sends() -> None:
 async def test_broadcast_reaches_everyone_once_despite_403_and_429(shop: RunningBot) -> None:
     api, factory = shop.api, shop.session_factory
     admin = Customer(api, shop.tracker, ADMIN_ID)
-    await seed_users(factory, range(3001, 3011), blocked=[3010])
+    await seed_users(factory, api, range(3001, 3011), blocked=[3010])
     api.block_user(3004)
     api.block_user(3008)
     api.fail_next(
@@ -136,7 +142,7 @@ async def test_broadcast_dialog_and_stop(shop: RunningBot) -> None:
     await admin.send("/stopbroadcast")
     assert admin.texts()[-1] == "No broadcast is running."
 
-    await seed_users(factory, [3101, 3102])
+    await seed_users(factory, api, [3101, 3102])
     await admin.send("/broadcast")
     assert admin.texts()[-1].startswith("Send the message to broadcast")
     await admin.send("News of the day")
@@ -148,7 +154,8 @@ async def test_broadcast_dialog_and_stop(shop: RunningBot) -> None:
 async def test_a_fresh_bot_resumes_a_running_broadcast_where_it_stopped(
     fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
 ) -> None:
-    await seed_users(session_factory, range(4001, 4011))
+    await seed_users(session_factory, fake_api, range(4001, 4011))
+    fake_api.start_bot(ADMIN_ID)  # the owner gets the report
     resumed = await seed_broadcast(session_factory, "Resumed", last_user_id=4004, sent=4)
     # Held by another replica that is alive: this process must leave it alone.
     leased = await seed_broadcast(
@@ -169,7 +176,8 @@ async def test_a_fresh_bot_resumes_a_running_broadcast_where_it_stopped(
 async def test_shutdown_gives_the_lease_back_and_a_restart_finishes(
     fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
 ) -> None:
-    await seed_users(session_factory, range(5001, 5006))
+    await seed_users(session_factory, fake_api, range(5001, 5006))
+    fake_api.start_bot(ADMIN_ID)  # the owner gets the report
     broadcast_id = await seed_broadcast(session_factory, "Interrupted")
     reached, release = asyncio.Event(), asyncio.Event()
 
@@ -199,7 +207,7 @@ async def test_shutdown_gives_the_lease_back_and_a_restart_finishes(
 async def test_a_sender_stops_when_it_lost_the_lease_or_was_cancelled(
     fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory, interference: str
 ) -> None:
-    await seed_users(session_factory, [6001, 6002, 6003])
+    await seed_users(session_factory, fake_api, [6001, 6002, 6003])
     broadcast_id = await seed_broadcast(session_factory, "Once")
     assert await claimable(session_factory) == [broadcast_id]
 

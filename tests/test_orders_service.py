@@ -224,6 +224,7 @@ async def test_low_stock_crossing_is_reported_once_under_concurrency(
 async def test_delivery_happens_once_and_a_failed_send_can_be_retried(
     session_factory: SessionFactory, fake_api: FakeBotAPI, bot: Bot
 ) -> None:
+    fake_api.start_bot(5000)  # the buyer, who has a chat with the bot
     product_id = await seed_product(session_factory, "Key", 10, ["<SECRET&KEY>"])
     reservation = await reserve(session_factory, 5000, product_id)
     assert reservation.invoice is not None

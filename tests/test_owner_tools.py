@@ -83,7 +83,7 @@ async def test_non_admin_gets_the_unknown_command_reply_and_changes_nothing(
     factory = shop.session_factory
     product_id = await seed_product(factory, "Game key", 100, ["K1"], slug="game-key")
     order_id = await seed_order(factory, product_id, 100, OrderStatus.DELIVERED, charge_id="ch-1")
-    shop.api.store.charges["ch-1"] = BUYER
+    shop.api.lost_payment(BUYER, "order:1", 100, "ch-1")
     unknown = en("unknown_command")
     commands = [
         "/admin", "/addcategory Games", "/addproduct", "new-slug", "/products",
@@ -238,13 +238,13 @@ async def test_refund_marks_the_order_only_when_telegram_agrees(shop: RunningBot
     api, factory = shop.api, shop.session_factory
     product_id = await seed_product(factory, "Game key", 150, slug="game-key")
     ok = await seed_order(factory, product_id, 150, OrderStatus.REFUND_DUE, charge_id="ch-ok")
-    api.store.charges["ch-ok"] = BUYER
+    api.lost_payment(BUYER, "order:1", 150, "ch-ok")
     # A charge Telegram does not know (it answers 400 CHARGE_ID_INVALID).
     bogus = await seed_order(factory, product_id, 150, OrderStatus.DELIVERED, charge_id="ch-bad")
     # A charge refunded at Telegram while the database still says delivered.
     elsewhere = await seed_order(factory, product_id, 150, OrderStatus.DELIVERED, charge_id="ch-x")
-    api.store.charges["ch-x"] = BUYER
-    api.store.refunded.add("ch-x")
+    api.lost_payment(BUYER, "order:3", 150, "ch-x")
+    api.refund_elsewhere(BUYER, "ch-x")
 
     await admin.send("/refund ch-ok")
     assert admin.texts()[-1] == f"Refunded 150 ⭐ to user {BUYER} (order #{ok})."

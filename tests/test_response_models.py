@@ -40,6 +40,7 @@ def app_bot(api):
 
 async def survives(make_bot):
     async with FakeBotAPI(BOT_TOKEN) as api:
+        api.start_bot(1)
         bot = make_bot(api)
         try:
             await bot.send_message(1, "hello")

@@ -184,6 +184,7 @@ async def test_late_payment_takes_another_item_when_its_own_was_taken(
 async def test_late_payment_with_no_stock_left_is_refund_due(
     shop: RunningBot, customer: Callable[..., Customer]
 ) -> None:
+    shop.api.start_bot(ADMIN_ID)  # the owner, who gets the alerts
     await seed_product(shop.session_factory, "Last Key", 9, ["KEY-LAST"])
     late, quick = customer(2001), customer(2002)
     late_payload, amount = await _buy(late, "Last Key")
@@ -323,6 +324,7 @@ async def test_russian_texts(shop: RunningBot, customer: Callable[..., Customer]
 async def test_help_terms_paysupport_and_unknown(
     shop: RunningBot, customer: Callable[..., Customer]
 ) -> None:
+    shop.api.start_bot(ADMIN_ID)  # the owner, who gets the alerts
     buyer = customer()
     await buyer.send("/start")
     await buyer.press(en("buyer.menu.help"))
@@ -380,6 +382,7 @@ async def test_redelivery_from_my_purchases(
 async def test_failed_delivery_can_be_fetched_later(
     shop: RunningBot, customer: Callable[..., Customer]
 ) -> None:
+    shop.api.start_bot(ADMIN_ID)  # the owner, who gets the alerts
     await seed_product(shop.session_factory, "Code", 10, ["CODE-LATER"])
     buyer = customer()
     payload, amount = await _buy(buyer, "Code")
@@ -414,6 +417,7 @@ async def test_file_goods_are_sent_by_file_id(
 async def test_low_stock_alert_once_when_crossing(
     shop: RunningBot, customer: Callable[..., Customer]
 ) -> None:
+    shop.api.start_bot(ADMIN_ID)  # the owner, who gets the alerts
     await seed_product(
         shop.session_factory, "Gem", 2, ["G1", "G2", "G3", "G4"], low_stock_threshold=3
     )

@@ -7,6 +7,7 @@ charge were issued), so the bot's answers are validated the same way for polling
 from __future__ import annotations
 
 from tests.fake_api.protocol import JSON
+from tests.fake_api.stars import StarLedger
 from tests.fake_api.store import Store
 from tests.fake_api.updates import UpdateQueue
 
@@ -27,6 +28,7 @@ class UpdateBuilders:
 
     store: Store
     updates: UpdateQueue
+    ledger: StarLedger
 
     def push_update(self, update: JSON) -> int:
         """Queue an update for getUpdates (assigning an update_id if it has none); wakes polls."""
@@ -114,9 +116,11 @@ class UpdateBuilders:
         *,
         language_code: str = "en",
     ) -> JSON:
-        """The service message Telegram sends after a payment; the charge becomes refundable."""
+        """The service message Telegram sends after a payment, which is in its ledger from now on
+        (building the same payment again, to deliver it twice, changes nothing there)."""
         sender = self.store.user(user_id, language_code=language_code)
-        self.store.charges[charge_id] = user_id
+        if currency == "XTR":
+            self.ledger.pay(sender, payload, total_amount, charge_id)
         payment: JSON = {
             "currency": currency,
             "total_amount": total_amount,
@@ -181,3 +185,37 @@ class UpdateBuilders:
         )
         self.push_update(update)
         return update
+
+    # --- Telegram's side only: the ledger without an update ------------------------------------
+
+    def start_bot(self, *user_ids: int) -> None:
+        """These users opened their chat with the bot earlier (pressed Start), so the bot may
+        write to them; no update is queued. Users who send any update have started it anyway."""
+        for user_id in user_ids:
+            self.store.user(user_id)
+
+    def lost_payment(self, user_id: int, payload: str, total_amount: int, charge_id: str) -> JSON:
+        """A Stars payment Telegram took and recorded, whose update the bot never received
+        (confirmed by a later getUpdates, then lost in a crash); returns its transaction."""
+        return self.ledger.pay(self.store.user(user_id), payload, total_amount, charge_id)
+
+    def refund_elsewhere(self, user_id: int, charge_id: str) -> JSON:
+        """A refund made outside the bot (another process with the same token); returns the
+        outgoing transaction. Refunding it again through the API then fails as at Telegram."""
+        return self.ledger.refund(user_id, charge_id)
+
+    def many_payments(
+        self, count: int, *, amount: int, payload: str = "order:{n}", first_user: int = 10**6
+    ) -> list[str]:
+        """``count`` payments in the ledger at once (one user each, no updates), fast enough
+        for ledgers of tens of thousands; ``{n}`` in ``payload`` is the payment's number.
+        Returns the charge ids in ledger order."""
+        base = len(self.ledger.transactions)
+        charges = [f"bulk-{base + n}" for n in range(count)]
+        self.ledger.pay_many(
+            (
+                (self.store.user(first_user + n), payload.format(n=n), amount, charge)
+                for n, charge in enumerate(charges)
+            )
+        )
+        return charges

@@ -69,6 +69,17 @@ def bad_request(reason: str) -> ApiError:
     return ApiError(400, f"Bad Request: {reason}")
 
 
+QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+
+
+def chat_id(params: JSON, key: str = "chat_id") -> int:
+    """The chat of a request; the fake knows only numeric ids (the bot uses no usernames)."""
+    value = params.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise bad_request("chat not found")
+    return value
+
+
 class WaitTimeoutError(AssertionError, TimeoutError):
     """``wait_for`` gave up; both an ``AssertionError`` and an ``asyncio.TimeoutError``."""
 
@@ -116,10 +127,14 @@ def _load_registry() -> dict[str, MethodSpec]:
 
 METHODS: dict[str, MethodSpec] = _load_registry()
 
-# Telegram words some "missing parameter" errors differently from "<param> is empty".
-_EMPTY_MESSAGES = {
-    ("sendMessage", "text"): "message text is empty",
-    ("editMessageText", "text"): "message text is empty",
+# How the Bot API server (telegram-bot-api/Client.cpp) words a missing parameter: most go
+# through get_required_string_arg ('Parameter "X" is required'); a few have their own sentence.
+_MISSING = {
+    "chat_id": "chat_id is empty",
+    "user_id": "invalid user_id specified",
+    "text": "message text is empty",
+    "callback_query_id": QUERY_TOO_OLD,  # parsed as 0, which Telegram answers QUERY_ID_INVALID
+    "pre_checkout_query_id": QUERY_TOO_OLD,
 }
 
 
@@ -138,9 +153,8 @@ def canonical(name: str) -> str:
 
 def check_required(spec: MethodSpec, params: JSON) -> None:
     for key in spec.required:
-        if params.get(key) in (None, "", []):
-            reason = _EMPTY_MESSAGES.get((spec.name, key), f"{key} is empty")
-            raise bad_request(reason)
+        if params.get(key) is None or params.get(key) == "":  # the server tests the raw string
+            raise bad_request(_MISSING.get(key, f'parameter "{key}" is required'))
 
 
 def _decode(spec: MethodSpec, raw: JSON) -> JSON:

@@ -18,11 +18,12 @@ from types import TracebackType
 from aiohttp import web
 
 from tests.fake_api.builders import UpdateBuilders
+from tests.fake_api.faults import Fault, Faults
 from tests.fake_api.methods import Handler, Methods
+from tests.fake_api.payments import Payments
 from tests.fake_api.protocol import (
     JSON,
     ApiError,
-    ApiRequest,
     Call,
     WaitTimeoutError,
     canonical,
@@ -30,6 +31,7 @@ from tests.fake_api.protocol import (
     read_request,
     resolve_method,
 )
+from tests.fake_api.stars import StarLedger
 from tests.fake_api.store import Store
 from tests.fake_api.updates import UpdateQueue
 
@@ -37,16 +39,7 @@ Hook = Callable[[JSON], Awaitable[None] | None]
 Predicate = Callable[[JSON], bool]
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-_TO_CHAT = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages"})
-BLOCKED = "Forbidden: bot was blocked by the user"
-
-
-@dataclass
-class _Fault:
-    method: str
-    error: ApiError
-    chat_id: int | None
-    times: int
+UNKNOWN_METHOD = "Not Found: method not found"  # telegram-bot-api/Client.cpp, Client::on_cmd
 
 
 @dataclass
@@ -65,11 +58,7 @@ def _matches(predicate: Predicate | None, params: JSON) -> bool:
         return False
 
 
-async def _accept(_: ApiRequest) -> bool:
-    return True
-
-
-class FakeBotAPI(UpdateBuilders):
+class FakeBotAPI(UpdateBuilders, Faults):
     """The fake Bot API server and everything it recorded."""
 
     def __init__(
@@ -94,14 +83,17 @@ class FakeBotAPI(UpdateBuilders):
         }
         self.calls: list[Call] = []
         self.hook_errors: list[BaseException] = []
+        self.unimplemented: list[str] = []  # methods called that the fake cannot answer
         self.store = Store(self.bot_user)
         self.updates = UpdateQueue()
+        self.ledger = StarLedger()
         self._hooks: dict[str, list[Hook]] = {}
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._waiters: list[_Waiter] = []
         self._runner: web.AppRunner | None = None
         self._handlers: dict[str, Handler] = {
             **Methods(self.store).table(),
+            **Payments(self.store, self.ledger).table(),
             "getUpdates": self.updates.get_updates,
             "setWebhook": self.updates.set_webhook,
             "deleteWebhook": self.updates.delete_webhook,
@@ -125,10 +117,16 @@ class FakeBotAPI(UpdateBuilders):
         self.updates.closed = False
 
     async def stop(self) -> None:
-        """Release pending long polls, shut the server down, then re-raise a failed hook."""
+        """Release pending long polls, shut the server down, then fail the test for what went
+        wrong on the fake's side: a failed hook, or a method the fake does not implement."""
         await self._shutdown()
         if self.hook_errors:
             raise AssertionError("an on_call hook failed") from self.hook_errors[0]
+        if self.unimplemented:
+            names = ", ".join(dict.fromkeys(self.unimplemented))
+            raise AssertionError(
+                f"the bot called methods the fake Bot API does not answer: {names}"
+            )
 
     async def _shutdown(self) -> None:
         self.updates.close()
@@ -157,20 +155,19 @@ class FakeBotAPI(UpdateBuilders):
         if request.match_info["token"] != self.token:
             return ApiError(401, "Unauthorized").response()
         spec = resolve_method(request.match_info["method"])
-        if spec is None:
-            return ApiError(404, "Not Found: method not found").response()
+        handler = self._handlers.get(spec.name) if spec else None
+        if spec is None or handler is None:
+            # Telegram's answer to a method it does not know; the test fails in stop().
+            self.unimplemented.append(spec.name if spec else request.match_info["method"])
+            return ApiError(404, UNKNOWN_METHOD).response()
         try:
             api_request = await read_request(request, spec)
             self._record(spec.name, api_request.params)
             await self._run_hooks(spec.name, api_request.params)
             self._inject_fault(spec.name, api_request.params)
             check_required(spec, api_request.params)
-            chat_id = api_request.params.get("chat_id")
-            if chat_id in self.store.blocked and (
-                spec.name.startswith("send") or spec.name in _TO_CHAT
-            ):
-                raise ApiError(403, BLOCKED)
-            result = await self._handlers.get(spec.name, _accept)(api_request)
+            self._check_recipient(spec.name, api_request.params)
+            result = await handler(api_request)
         except ApiError as error:
             return error.response()
         return web.json_response({"ok": True, "result": result})
@@ -201,14 +198,6 @@ class FakeBotAPI(UpdateBuilders):
                 self.hook_errors.append(error)
                 reason = f"Internal Server Error: on_call hook failed: {error!r}"
                 raise ApiError(500, reason) from None
-
-    def _inject_fault(self, method: str, params: JSON) -> None:
-        for fault in self._faults:
-            if fault.method == method and fault.chat_id in (None, params.get("chat_id")):
-                fault.times -= 1
-                if fault.times <= 0:
-                    self._faults.remove(fault)
-                raise fault.error
 
     # --- inspection --------------------------------------------------------------------
 
@@ -261,27 +250,6 @@ class FakeBotAPI(UpdateBuilders):
 
     def on_call(self, method: str, hook: Hook) -> None:
         self._hooks.setdefault(canonical(method), []).append(hook)
-
-    # --- fault injection ---------------------------------------------------------------
-
-    def fail_next(
-        self,
-        method: str,
-        error_code: int,
-        description: str,
-        *,
-        retry_after: int | None = None,
-        chat_id: int | None = None,
-        times: int = 1,
-    ) -> None:
-        error = ApiError(error_code, description, retry_after=retry_after)
-        self._faults.append(_Fault(canonical(method), error, chat_id, times))
-
-    def block_user(self, chat_id: int) -> None:
-        self.store.blocked.add(chat_id)
-
-    def unblock_user(self, chat_id: int) -> None:
-        self.store.blocked.discard(chat_id)
 
     # --- files ------------------------------------------------------------------------
 

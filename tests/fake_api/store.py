@@ -54,11 +54,9 @@ class Store:
     open_callback_queries: set[str] = field(default_factory=set)
     open_pre_checkout_queries: set[str] = field(default_factory=set)
     pre_checkout_answers: dict[str, JSON] = field(default_factory=dict)
-    charges: dict[str, int] = field(default_factory=dict)
-    refunded: set[str] = field(default_factory=set)
-    stars_refunds: list[JSON] = field(default_factory=list)
+    stars_refunds: list[JSON] = field(default_factory=list)  # refundStarPayment calls accepted
+    started: set[int] = field(default_factory=set)  # users whose private chat with the bot exists
     blocked: set[int] = field(default_factory=set)
-    commands: dict[tuple[str, str], list[JSON]] = field(default_factory=dict)
     _last_message_id: dict[int, int] = field(default_factory=dict, init=False, repr=False)
     _seq: itertools.count[int] = field(
         default_factory=lambda: itertools.count(1), init=False, repr=False
@@ -74,6 +72,8 @@ class Store:
     # --- users and chats ---------------------------------------------------------------
 
     def user(self, user_id: int, *, language_code: str = "en", username: str | None = None) -> JSON:
+        """The user as an update shows them; a user who does anything has started the bot."""
+        self.started.add(user_id)
         record: JSON = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
         if username is not None:
             record["username"] = username
