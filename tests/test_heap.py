@@ -6,6 +6,7 @@ import gc
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy.engine import URL
 
 from app import heap
@@ -15,20 +16,42 @@ from app.db.engine import create_engine
 from tests.harness import make_settings
 
 
-def test_hold_then_settle_freezes_start_up_and_collects_again() -> None:
-    script = (
-        "import gc\n"
-        "from app import heap\n"
-        "heap.hold()\n"
-        "held = not gc.isenabled()\n"
-        "built = [[n] for n in range(10000)]\n"
-        "heap.settle()\n"
-        "print(held, gc.isenabled(), gc.get_freeze_count() >= 10000)\n"
+def _start_up(*, hold: bool, settle: bool) -> list[str]:
+    """A fresh interpreter that builds 10,000 objects between hold() and settle(), as start-up
+    does; reports: was collection held, is it back on, were the objects frozen."""
+    script = "\n".join(
+        [
+            "import gc",
+            "from app import heap",
+            "heap.hold()" if hold else "",
+            "held = not gc.isenabled()",
+            "built = [[n] for n in range(10000)]",
+            "heap.settle()" if settle else "",
+            "print(held, gc.isenabled(), gc.get_freeze_count() >= 10000)",
+        ]
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
-    assert out.split() == ["True", "True", "True"]
+    return out.split()
+
+
+def test_hold_then_settle_freezes_start_up_and_collects_again() -> None:
+    assert _start_up(hold=True, settle=True) == ["True", "True", "True"]
+
+
+@pytest.mark.parametrize(
+    ("hold", "settle", "expected"),
+    [
+        (False, True, ["False", "True", "False"]),  # nothing held: nothing to freeze
+        (True, False, ["True", "False", "False"]),  # never settled: held, nothing frozen
+        (False, False, ["False", "True", "False"]),
+    ],
+)
+def test_negative_controls_each_step_is_what_the_check_sees(
+    hold: bool, settle: bool, expected: list[str]
+) -> None:
+    assert _start_up(hold=hold, settle=settle) == expected
 
 
 def test_settle_without_hold_changes_nothing() -> None:
