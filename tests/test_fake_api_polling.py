@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -138,3 +139,16 @@ async def test_unconfirmed_updates_go_to_the_next_poller(api: FakeBotAPI) -> Non
         assert [p.telegram_payment_charge_id for p in payments if p] == ["charge-1", "charge-2"]
     finally:
         await restarted.session.close()
+
+
+async def test_odd_parameters_are_clamped_as_the_server_does(api: FakeBotAPI) -> None:
+    first, second = api.message(USER, "a"), api.message(USER, "b")
+    url = f"{api.url}/bot{TOKEN}/getUpdates"
+
+    async def poll(**form: str) -> list[int]:
+        async with aiohttp.ClientSession() as http, http.post(url, data=form) as resp:
+            return [u["update_id"] for u in (await resp.json())["result"]]
+
+    assert await poll(limit="0", timeout="-5") == [first["update_id"]]  # limit 1, no wait
+    assert await poll(offset="abc", limit="500") == [first["update_id"], second["update_id"]]
+    assert await poll(offset=str(second["update_id"])) == [second["update_id"]]

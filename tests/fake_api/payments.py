@@ -6,7 +6,14 @@ import re
 from typing import Any
 
 from tests.fake_api.formatting import check_reply_markup
-from tests.fake_api.protocol import JSON, QUERY_TOO_OLD, ApiRequest, bad_request, chat_id
+from tests.fake_api.protocol import (
+    JSON,
+    QUERY_TOO_OLD,
+    ApiRequest,
+    bad_request,
+    chat_id,
+    integer_arg,
+)
 from tests.fake_api.stars import StarLedger
 from tests.fake_api.store import Store
 
@@ -78,19 +85,6 @@ def _invoice(params: JSON) -> JSON:
     }
 
 
-def _clamped(value: Any, default: int, low: int, high: int) -> int:
-    """telegram-bot-api's ``get_integer_arg``: an out-of-range or unparsable value is clamped,
-    never refused (an unparsable one reads as 0)."""
-    if value is None or value == "":
-        number = default
-    elif isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    else:
-        match = re.match(r"-?\d+", str(value))
-        number = int(match.group()) if match else 0
-    return min(max(number, low), high)
-
-
 class Payments:
     def __init__(self, store: Store, ledger: StarLedger) -> None:
         self.store = store
@@ -134,6 +128,6 @@ class Payments:
         return True
 
     async def get_star_transactions(self, req: ApiRequest) -> JSON:
-        offset = _clamped(req.params.get("offset"), 0, 0, 2**31 - 1)
-        limit = _clamped(req.params.get("limit"), 100, 1, 100)
+        offset = integer_arg(req.params.get("offset"), 0, low=0)
+        limit = integer_arg(req.params.get("limit"), 100, low=1, high=100)
         return self.ledger.page(offset, limit)

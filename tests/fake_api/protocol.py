@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -70,6 +71,19 @@ def bad_request(reason: str) -> ApiError:
 
 
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+
+
+def integer_arg(value: Any, default: int, *, low: int = -(2**31), high: int = 2**31 - 1) -> int:
+    """telegram-bot-api's ``get_integer_arg``: a value out of range is clamped, never refused,
+    and one that does not parse reads as 0 (``td::to_integer``)."""
+    if value is None or value == "":
+        number = default
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        match = re.match(r"[+-]?\d+", str(value).strip())
+        number = int(match.group()) if match else 0
+    return min(max(number, low), high)
 
 
 def chat_id(params: JSON, key: str = "chat_id") -> int:
@@ -177,9 +191,10 @@ async def read_request(request: web.Request, spec: MethodSpec) -> ApiRequest:
             try:
                 body = await request.json()
             except ValueError:
-                raise bad_request("can't parse JSON encoded request") from None
+                # tdlib's HttpReader words each parse failure differently; approximate.
+                raise bad_request("can't parse JSON object") from None
             if not isinstance(body, dict):
-                raise bad_request("JSON request must be an object")
+                raise bad_request("JSON object expected")  # tdnet/td/net/HttpReader.cpp
             raw.update(body)
         elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             for key, value in (await request.post()).items():

@@ -11,12 +11,13 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.fake_api.protocol import JSON, ApiError, ApiRequest, bad_request
+from tests.fake_api.protocol import JSON, ApiError, ApiRequest, bad_request, integer_arg
 
 # Update types Telegram only delivers when listed explicitly in allowed_updates.
 _OPT_IN_TYPES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 _WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+LONG_POLL_MAX_TIMEOUT = 50  # seconds, as in telegram-bot-api/Client.h
 WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; "
     "use deleteWebhook to delete the webhook first"
@@ -81,22 +82,21 @@ class UpdateQueue:
 
     async def get_updates(self, request: ApiRequest) -> list[JSON]:
         params = request.params
-        offset, limit, timeout = (params.get(k) for k in ("offset", "limit", "timeout"))
-        if not all(isinstance(v, int | None) for v in (offset, limit, timeout)):
-            raise bad_request("wrong parameter type in getUpdates")
+        offset = integer_arg(params.get("offset"), 0)
+        limit = integer_arg(params.get("limit"), 100, low=1, high=100)
+        timeout = integer_arg(params.get("timeout"), 0, low=0, high=LONG_POLL_MAX_TIMEOUT)
         if "allowed_updates" in params:
             self.allowed_updates = list(params["allowed_updates"] or [])
         if self.webhook.get("url"):
             raise ApiError(409, WEBHOOK_CONFLICT)
-        if offset is not None:
+        if offset:
             self._confirm(offset)
-        limit = min(max(limit or 100, 1), 100)
         me = object()
         if self._poller is not None:
             self._notify()  # the older request answers 409
         self._poller = me
         try:
-            return await self._long_poll(me, limit, max(timeout or 0, 0))
+            return await self._long_poll(me, limit, timeout)
         finally:
             if self._poller is me:
                 self._poller = None
