@@ -11,7 +11,6 @@ redis-py is imported only when ``REDIS_URL`` is set, so a single bot starts with
 from __future__ import annotations
 
 import asyncio
-import time
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import structlog
@@ -19,6 +18,7 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 
 from app.config import ConfigError, Settings
+from app.retry import GaveUpError, retry
 
 log = structlog.get_logger(__name__)
 
@@ -118,24 +118,28 @@ async def ping_storage(storage: BaseStorage, within: float) -> None:
 
     if not isinstance(storage, RedisStorage):
         return
-    deadline = time.monotonic() + within
-    delay = 0.2
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            async with asyncio.timeout(PING_TIMEOUT):
-                await storage.redis.ping()
-            return
-        except (RedisError, OSError, TimeoutError) as exc:
-            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise StorageUnavailableError(
-                    f"cannot reach Redis (REDIS_URL) after {attempt} attempt(s): {reason}"
-                ) from None
-            log.warning(
-                "Redis not reachable yet", attempt=attempt, error=reason, retry_in=round(delay, 2)
-            )
-            await asyncio.sleep(min(delay, left))
-            delay = min(delay * 2, 5.0)
+
+    async def ping() -> None:
+        async with asyncio.timeout(PING_TIMEOUT):
+            await storage.redis.ping()
+
+    def on_retry(attempt: int, error: BaseException, sleep: float) -> None:
+        wait = round(sleep, 2)
+        log.warning("Redis not reachable yet", attempt=attempt, error=_reason(error), retry_in=wait)
+
+    try:
+        await retry(
+            ping,
+            retry_on=lambda exc: isinstance(exc, RedisError | OSError | TimeoutError),
+            on_retry=on_retry,
+            within=within,
+        )
+    except GaveUpError as exc:
+        raise StorageUnavailableError(
+            f"cannot reach Redis (REDIS_URL) after {exc.attempts} attempt(s): {_reason(exc.last)}"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import structlog
@@ -16,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from app.retry import GaveUpError, retry
 
 log = structlog.get_logger(__name__)
 
@@ -88,29 +88,33 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {message}"
 
 
+def _worth_retrying(exc: BaseException) -> bool:
+    return isinstance(exc, _TRANSIENT) and not _is_permanent(exc)
+
+
 async def wait_for_database(engine: AsyncEngine, within: float) -> None:
     """Retry ``SELECT 1`` with exponential backoff until it answers or ``within`` s ran out."""
-    deadline = time.monotonic() + within
-    delay = 0.2
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-            return
-        except _TRANSIENT as exc:
-            reason = describe_error(exc)
-            left = deadline - time.monotonic()
-            if _is_permanent(exc) or left <= 0:
-                raise DatabaseUnavailableError(
-                    f"cannot connect to the database after {attempt} attempt(s): {reason}"
-                ) from None
-            log.warning(
-                "database not reachable yet",
-                attempt=attempt,
-                error=reason,
-                retry_in=round(min(delay, left), 2),
-            )
-            await asyncio.sleep(min(delay, left))
-            delay = min(delay * 2, 5.0)
+
+    async def select_one() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    def on_retry(attempt: int, error: BaseException, sleep: float) -> None:
+        log.warning(
+            "database not reachable yet",
+            attempt=attempt,
+            error=describe_error(error),
+            retry_in=round(sleep, 2),
+        )
+
+    try:
+        await retry(select_one, retry_on=_worth_retrying, on_retry=on_retry, within=within)
+    except GaveUpError as exc:
+        raise DatabaseUnavailableError(
+            f"cannot connect to the database after {exc.attempts} attempt(s): "
+            f"{describe_error(exc.last)}"
+        ) from None
+    except _TRANSIENT as exc:  # wrong credentials or no such database: waiting will not help
+        raise DatabaseUnavailableError(
+            f"cannot connect to the database: {describe_error(exc)}"
+        ) from None
