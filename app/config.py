@@ -50,6 +50,7 @@ class DatabaseSettings(BaseSettings):
     db_connect_timeout: float = Field(default=30.0, ge=0)
     schema_wait_timeout: float = Field(default=60.0, ge=0)
     migration_lock_timeout: float = Field(default=10.0, gt=0)
+    migration_lock_retries: int = Field(default=4, ge=0, le=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
 

@@ -12,6 +12,7 @@ does and never changes the schema.
     python -m app product list
     python -m app stock import --product SLUG [--csv] FILE    (FILE "-" reads stdin)
     python -m app [--no-migrate] COMMAND …    (or COMMAND … --no-migrate)
+    python -m app migrations lint [REVISION …]   (no database needed; see app.migrations_cli)
 
 Results go to stdout; an error an operator can fix is one line on stderr and exit code 1.
 """
@@ -28,6 +29,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import migrations_cli
 from app.config import DatabaseSettings
 from app.db.engine import create_engine, create_session_factory, wait_for_database
 from app.db.migrate import migrate, wait_for_head
@@ -38,6 +40,7 @@ from app.services.products import ShopInputError
 from app.services.tx import begin_write
 
 CommandHandler = Callable[[argparse.Namespace, async_sessionmaker[AsyncSession]], Awaitable[int]]
+StandaloneHandler = Callable[[argparse.Namespace, DatabaseSettings], Awaitable[int]]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -189,9 +192,17 @@ def register_commands(commands: Any) -> None:
     upload.add_argument("file", metavar="FILE", help="a .txt or .csv file, or - for stdin")
     upload.set_defaults(handler=stock_import)
 
+    migrations_cli.register(commands)
+
 
 async def run_command(args: argparse.Namespace, settings: DatabaseSettings) -> int:
-    """Reach the database, bring the schema to head (or wait for it), then run the handler."""
+    """Reach the database, bring the schema to head (or wait for it), then run the handler.
+
+    A command registered with ``set_defaults(standalone=...)`` needs no database at all.
+    """
+    standalone: StandaloneHandler | None = getattr(args, "standalone", None)
+    if standalone is not None:
+        return await standalone(args, settings)
     handler: CommandHandler = args.handler
     engine = create_engine(settings.database_url)
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
+from app.db.migration_lock import MIGRATION_LOCK_KEY
 from tests.processes import copy_project, run_alembic
 from tests.schema import all_revisions, head, heads_of, table_exists
 from tests.test_failing_migration import FAILING_REVISION
@@ -38,9 +39,26 @@ def test_offline_sql_needs_no_database() -> None:
     unreachable = "postgresql://shop:pw@127.0.0.1:1/shop"
     sql = _ok("upgrade", "head", "--sql", url=unreachable)
     assert "CREATE TABLE users" in sql and "CREATE TABLE stock_items" in sql
-    assert "pg_advisory_xact_lock" in sql  # reviewed SQL takes the same lock as the bot
+    assert not sql.startswith("{") and "Generating static SQL" not in sql  # SQL only, no logs
+    statements = [part.strip() for part in sql.split(";") if part.strip()]
+    # Reviewed SQL takes the same lock as the bot, outside the transaction, and sets the same
+    # lock_timeout; the version row and the compatibility floor commit together.
+    assert statements[:3] == [
+        f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})",
+        "SET lock_timeout = '10000ms'",
+        "BEGIN",
+    ]
     assert f"UPDATE alembic_version SET version_num='{head()}'" in sql
-    assert sql.rstrip().endswith("COMMIT;")
+    assert statements[-5:-3] == [
+        "DELETE FROM schema_compatibility",
+        "INSERT INTO schema_compatibility (head, floor, floor_doc) "
+        f"VALUES ('{head()}', '{all_revisions()[-1]}', 'initial market schema')",
+    ]
+    assert statements[-3:] == [
+        "COMMIT",
+        "RESET lock_timeout",
+        f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})",
+    ]
 
 
 def test_bad_database_url_is_one_clear_failure() -> None:
@@ -90,6 +108,8 @@ def test_authoring_a_revision_with_autogenerate(pg_url: URL, tmp_path: Path) -> 
     assert 'op.add_column("categories", sa.Column("emoji"' in text.replace("'", '"')
     assert 'op.drop_column("categories", "emoji")' in text.replace("'", '"')
     assert revision.name.startswith("20")  # dated, ordered file names
+    # The template carries the zero-downtime declarations; the phase waits for the author.
+    assert 'phase: str = ""' in text and "lint_acknowledged: dict[str, str] = {}" in text
 
     _ok("upgrade", "head", url=pg_url, cwd=project)
     assert "No new upgrade operations detected" in _ok("check", url=pg_url, cwd=project)

@@ -1,7 +1,9 @@
 """The migrations themselves: pytest-alembic's built-in checks and a stairway, on both backends.
 
-pytest-alembic puts our AsyncEngine into ``config.attributes["connection"]`` and drives it with
-``asyncio.run``, so these tests are synchronous (no event loop may be running).
+pytest-alembic puts the engine it is given into ``config.attributes["connection"]`` and drives
+it with one ``asyncio.run`` per step, so these tests are synchronous (no event loop may be
+running). The engine is what its documentation and its users pass: an ordinary pooled
+``create_async_engine(url)``, whose pooled connections must not leak from one loop to the next.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from pytest_alembic.tests import (  # the built-in checks, run against our env.p
     test_upgrade,
 )
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from app.db.engine import create_engine
 from app.db.migrate import alembic_config as make_alembic_config
 from tests.harness import make_settings
 from tests.schema import all_revisions
@@ -42,9 +43,8 @@ def alembic_config(db_url: URL) -> Config:
 
 @pytest.fixture
 def alembic_engine(db_url: URL) -> Iterator[AsyncEngine]:
-    # pytest-alembic runs each step in its own asyncio.run: pooled connections would outlive
-    # their event loop, so every connection is opened and closed on the loop that uses it.
-    engine = create_engine(db_url, poolclass=NullPool)
+    engine = create_async_engine(db_url)  # pooled, no options: as pytest-alembic's docs have it
+    assert not isinstance(engine.sync_engine.pool, NullPool)
     yield engine
     asyncio.run(engine.dispose())
 

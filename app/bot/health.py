@@ -1,7 +1,8 @@
 """``GET /healthz`` of a webhook replica, for the load balancer.
 
 200 ``{"status": "ok", "revision": …, "head": …}`` only when this replica has finished its
-startup and the database answers at the revision this code was written for; otherwise 503 with
+startup and the database answers at the revision this code was written for, or at a newer one
+whose compatibility floor this code meets (the start's own verdict); otherwise 503 with
 the reason, so the load balancer keeps the replica out while it waits for the schema (it
 already listens then), while it starts, when the database is gone, and while it stops.
 """
@@ -17,8 +18,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import DatabaseSettings
+from app.db.compat import SchemaError, SchemaState, Verdict, assess
 from app.db.engine import describe_error
-from app.db.migrate import alembic_config, database_heads, script_head
+from app.db.migrate import alembic_config, schema_state, script_head
 
 PROBE_TIMEOUT = 5.0
 
@@ -55,12 +57,6 @@ class HealthCheck:
         self.script = ScriptDirectory.from_config(alembic_config(settings))
         self.head = script_head(self.script)
 
-    def _known(self, revision: str) -> bool:
-        try:
-            return self.script.get_revision(revision) is not None
-        except Exception:  # alembic raises several kinds for an unknown revision
-            return False
-
     async def probe(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body)."""
         body: dict[str, Any] = {"head": self.head}
@@ -68,25 +64,31 @@ class HealthCheck:
             return 503, {"status": "unavailable", "reason": "shutting down", **body}
         try:
             async with asyncio.timeout(self.timeout):
-                heads = await database_heads(self.engine)
+                state = await schema_state(self.engine, self.script)
         except TimeoutError:
             reason = f"database unreachable: no answer within {self.timeout:g}s"
             return 503, {"status": "unavailable", "reason": reason, **body}
         except Exception as exc:  # any driver error means: do not route traffic here
             reason = f"database unreachable: {describe_error(exc)}"
             return 503, {"status": "unavailable", "reason": reason, **body}
-        revision = ",".join(heads) or None
+        revision = ",".join(state.heads) or None
         body = {"revision": revision, **body}
-        if heads != (self.head,):
-            label = revision or "base"
-            if all(self._known(h) for h in heads):
-                reason = f"schema behind: revision {label}, head {self.head}"
-            else:
-                reason = f"schema unknown to this code: revision {label}, head {self.head}"
-            return 503, {"status": "unavailable", "reason": reason, **body}
+        problem = self._schema_problem(state, revision)
+        if problem is not None:
+            return 503, {"status": "unavailable", "reason": problem, **body}
         if not self.readiness.ready:
             return 503, {"status": "unavailable", "reason": "starting", **body}
         return 200, {"status": "ok", **body}
+
+    def _schema_problem(self, state: SchemaState, revision: str | None) -> str | None:
+        """None where the start would serve: at head, or ahead but compatible (same verdict)."""
+        try:
+            verdict = assess(state, self.script, self.head)
+        except SchemaError:
+            return f"schema unknown to this code: revision {revision}, head {self.head}"
+        if verdict is Verdict.BEHIND:
+            return f"schema behind: revision {revision or 'base'}, head {self.head}"
+        return None
 
     async def handle(self, _: web.Request) -> web.Response:
         status, body = await self.probe()

@@ -2,7 +2,9 @@
 
 ``python -m app`` upgrades on the running event loop by loading env.py and awaiting its
 ``run_async_migrations``; ``--no-migrate`` only reads ``alembic_version`` and waits for head.
-Neither ever downgrades, nor guesses about a revision this code does not know.
+Neither ever downgrades. A database at a revision this code does not know is refused, unless
+its compatibility floor says this code still runs on it ("database ahead but compatible",
+:mod:`app.db.compat`); ``/healthz`` uses the same verdict.
 """
 
 from __future__ import annotations
@@ -15,26 +17,21 @@ from typing import Any
 
 import structlog
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.util import CommandError, load_python_file
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import DatabaseSettings
-from app.db.engine import describe_error
-from app.db.migration_support import CALLER_AWAITS, MigrationError
+from app.db.compat import SchemaError, SchemaState, Verdict, assess, read_state
+
+__all__ = ["SchemaError", "SchemaReport", "migrate", "wait_for_head"]
 
 log = structlog.get_logger("app.migrations")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # A waiting process logs when it starts waiting, then this often (it polls more often).
 WAIT_LOG_INTERVAL = 10.0
-
-
-class SchemaError(Exception):
-    """The schema is in a state this code must not start on; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +77,12 @@ async def database_heads(engine: AsyncEngine) -> tuple[str, ...]:
         return await connection.run_sync(_read_heads)
 
 
+async def schema_state(engine: AsyncEngine, script: ScriptDirectory) -> SchemaState:
+    """The database's heads, and its compatibility floor if this code does not know them."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(read_state, script)
+
+
 def script_head(script: ScriptDirectory) -> str:
     heads = script.get_heads()
     if len(heads) != 1:
@@ -90,43 +93,15 @@ def script_head(script: ScriptDirectory) -> str:
     return heads[0]
 
 
-def _knows(script: ScriptDirectory, revision: str) -> bool:
-    try:
-        return script.get_revision(revision) is not None
-    except CommandError:
-        return False
-
-
-def check_known(db_heads: tuple[str, ...], script: ScriptDirectory) -> None:
-    """Refuse a database this code cannot reason about; never touch it."""
-    unknown = [rev for rev in db_heads if not _knows(script, rev)]
-    if unknown:
-        raise SchemaError(
-            f"the database is at revision {', '.join(unknown)}, which this code does not know "
-            "(was a newer release deployed, then rolled back?); refusing to start. "
-            "Deploy the code that has this revision, or downgrade the database with it first"
-        )
-    if len(db_heads) > 1:
-        raise SchemaError(
-            f"the database has several heads ({', '.join(db_heads)}); refusing to start"
-        )
-
-
-async def upgrade_to_head(
-    engine: AsyncEngine, config: Config, script: ScriptDirectory
-) -> list[dict[str, Any]]:
-    """Apply pending revisions on this event loop through env.py's ``run_async_migrations``."""
-
-    def upgrade(rev: Any, _context: MigrationContext) -> Any:
-        return script._upgrade_revs("head", rev)  # what `alembic upgrade head` runs
-
-    config.attributes["connection"] = engine
-    config.attributes[CALLER_AWAITS] = True
-    with EnvironmentContext(config, script, fn=upgrade, destination_rev="head"):
-        env = load_python_file(script.dir, "env.py")
-        await env.run_async_migrations()
-    progress = config.attributes.get("progress")
-    return list(progress.steps) if progress is not None else []
+def log_ahead(state: SchemaState, head: str) -> None:
+    assert state.floor is not None
+    log.info(
+        "database ahead but compatible",
+        revision=",".join(state.heads),
+        floor=state.floor.floor,
+        head=head,
+        hint="a newer release migrated with expand revisions only; this code runs on it",
+    )
 
 
 async def migrate(engine: AsyncEngine, settings: DatabaseSettings) -> SchemaReport:
@@ -135,19 +110,19 @@ async def migrate(engine: AsyncEngine, settings: DatabaseSettings) -> SchemaRepo
     config = alembic_config(settings)
     script = ScriptDirectory.from_config(config)
     head = script_head(script)
-    before = await database_heads(engine)
-    check_known(before, script)
-    if before == (head,):  # the warm start: one read, nothing else
+    state = await schema_state(engine, script)
+    verdict = assess(state, script, head)
+    before = state.heads
+    if verdict is Verdict.AT_HEAD:  # the warm start: one read, nothing else
         return SchemaReport(before, before, head, time.perf_counter() - started)
+    if verdict is Verdict.AHEAD_COMPATIBLE:  # never downgrade: a newer release is deploying
+        log_ahead(state, head)
+        return SchemaReport(before, before, head, time.perf_counter() - started)
+    from app.db.upgrade import lint_gate, upgrade_with_retries  # noqa: PLC0415 (cold path)
+
     log.info("schema behind head; migrating", current=_label(before), head=head)
-    try:
-        steps = await upgrade_to_head(engine, config, script)
-    except MigrationError:
-        raise
-    except Exception as exc:  # e.g. a Python error inside a revision file
-        progress = config.attributes.get("progress")
-        revision = progress.failing_revision() if progress else _label(before)
-        raise MigrationError(revision, describe_error(exc)) from exc
+    await lint_gate(engine, script, before, settings)
+    steps = await upgrade_with_retries(engine, config, script, settings)
     after = await database_heads(engine)
     return SchemaReport(before, after, head, time.perf_counter() - started, steps)
 
@@ -166,12 +141,15 @@ async def wait_for_head(
     started = time.perf_counter()
     script = ScriptDirectory.from_config(alembic_config(settings))
     head = script_head(script)
-    before = current = await database_heads(engine)
+    state = await schema_state(engine, script)
+    before = current = state.heads
     deadline = started + settings.schema_wait_timeout
     logged_at: float | None = None
     while True:
-        check_known(current, script)
-        if current == (head,):
+        verdict = assess(state, script, head)
+        if verdict is Verdict.AHEAD_COMPATIBLE:
+            log_ahead(state, head)
+        if verdict is not Verdict.BEHIND:
             return SchemaReport(before, current, head, time.perf_counter() - started)
         now = time.perf_counter()
         left = deadline - now
@@ -191,4 +169,5 @@ async def wait_for_head(
                 seconds_left=round(left, 1),
             )
         await asyncio.sleep(min(interval, left))
-        current = await database_heads(engine)
+        state = await schema_state(engine, script)
+        current = state.heads

@@ -1,13 +1,14 @@
-"""What env.py needs beyond Alembic: the URL, the cross-process lock, and per-step logging.
+"""What env.py needs beyond Alembic: the settings, SQLite's care, per-step logging and floors.
 
 Kept out of env.py so that env.py reads like the ordinary Alembic env it is.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,30 +16,40 @@ import structlog
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy import text
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy.engine import Connection
 
 from app.config import ConfigError, DatabaseSettings, load_settings
+from app.db.compat import declaration, record_floor
+from app.db.migration_lock import MIGRATION_LOCK_KEY, reset_statements, session_statements
 from app.logs import configure_logging, is_configured
 
 log = structlog.get_logger("app.migrations")
 
-# pg_advisory locks are per database, so one fixed key serialises the migrators of one database.
-MIGRATION_LOCK_KEY = int.from_bytes(
-    hashlib.sha256(b"digital-market:alembic_version").digest()[:8], "big", signed=True
-)
 # Set by a caller that awaits env.run_async_migrations() on its own running event loop.
 CALLER_AWAITS = "caller_awaits_run_async_migrations"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 
 
 class MigrationError(CommandError):
     """A revision failed; the transaction was rolled back. Alembic's CLI prints it as FAILED."""
 
-    def __init__(self, revision: str, reason: str) -> None:
+    def __init__(self, revision: str, reason: str, *, lock_timeout: bool = False) -> None:
         super().__init__(f"migration {revision} failed and was rolled back: {reason}")
         self.revision = revision
         self.reason = reason
+        self.lock_timeout = lock_timeout  # worth another attempt once the lock is free
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Whether a DDL statement gave up waiting for a table lock (``lock_timeout``)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if LOCK_NOT_AVAILABLE in (getattr(seen, "sqlstate", None), getattr(seen, "pgcode", None)):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def database_settings(config: Config) -> DatabaseSettings:
@@ -56,36 +67,41 @@ def database_settings(config: Config) -> DatabaseSettings:
     return settings
 
 
-def database_url(config: Config) -> URL:
-    return database_settings(config).database_url
-
-
-def lock_statements(dialect: str, lock_timeout: float) -> list[str]:
-    """SQL that serialises migrators; it runs first inside the migration transaction."""
+def offline_session(dialect: str, lock_timeout: float) -> tuple[list[str], list[str]]:
+    """``--sql``: the statements around the script, as the online run does them (before, after)."""
     if dialect != "postgresql":
-        return []  # SQLite: the migration connection begins with BEGIN IMMEDIATE instead
-    return [
-        f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})",
-        f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'",
-    ]
+        return [], []
+    before = [f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"]
+    before += session_statements(lock_timeout, (13,))
+    after = [*reset_statements(session_statements(lock_timeout, (13,)))]
+    after.append(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+    return before, after
 
 
-def take_migration_lock(connection: Connection, lock_timeout: float) -> None:
-    """Wait for the migration lock, held until this transaction commits or rolls back.
+@contextmanager
+def quiet_alembic() -> Iterator[None]:
+    """``--sql`` writes SQL to stdout, where the log goes too: keep Alembic's INFO lines out."""
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
-    PostgreSQL: a transaction-level advisory lock (released at COMMIT/ROLLBACK, even if the
-    process dies), then a short ``lock_timeout`` so that DDL queued behind a long query fails
-    instead of blocking every reader. SQLite: BEGIN IMMEDIATE already holds the write lock.
-    """
-    if connection.dialect.name != "postgresql":
-        return
-    got = connection.scalar(text(f"SELECT pg_try_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
-    if not got:
-        log.info("another process is migrating; waiting for its lock")
-        started = time.perf_counter()
-        connection.execute(text(lock_statements("postgresql", lock_timeout)[0]))
-        log.info("migration lock acquired", waited_s=round(time.perf_counter() - started, 3))
-    connection.execute(text(lock_statements("postgresql", lock_timeout)[1]))
+
+def own_transactions(
+    script: ScriptDirectory, destination: str | None, current: tuple[str, ...]
+) -> bool:
+    """Whether the revisions about to run include a concurrent one: then each revision runs in
+    its own transaction (``transaction_per_migration``), else the whole run is one."""
+    if destination is None:
+        return False
+    try:
+        pending = list(script.iterate_revisions(destination, current, implicit_base=True))
+    except (CommandError, RevisionError):  # a downgrade or a relative target: one transaction
+        return False
+    return any(declaration(revision).concurrent for revision in pending)
 
 
 def prepare_connection(connection: Connection) -> None:
@@ -136,6 +152,7 @@ class MigrationProgress:
     def on_version_apply(
         self, *, ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: Any
     ) -> None:
+        record_floor(ctx, self.script, heads)  # in the step's transaction, with its version row
         now = time.perf_counter()
         record = {
             "direction": "upgrade" if step.is_upgrade else "downgrade",

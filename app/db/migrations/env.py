@@ -18,6 +18,7 @@ import asyncio
 from typing import Any
 
 from alembic import context
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,17 +26,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import models  # noqa: F401  (registers every table on the metadata)
 from app.db.base import Base
+from app.db.compat import FLOOR_TABLE, record_floor
 from app.db.engine import create_engine, describe_error
+from app.db.migration_lock import migration_lock, migration_session
 from app.db.migration_support import (
     CALLER_AWAITS,
     MigrationError,
     MigrationProgress,
     check_foreign_keys,
     database_settings,
-    lock_statements,
+    is_lock_timeout,
+    offline_session,
+    own_transactions,
     prepare_connection,
+    quiet_alembic,
     restore_connection,
-    take_migration_lock,
 )
 
 config = context.config
@@ -49,8 +54,14 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def _include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """The compatibility floor's table belongs to the migration runner, like alembic_version."""
+    return not (type_ == "table" and name == FLOOR_TABLE)
+
+
 def _options(dialect: str) -> dict[str, Any]:
     return {
+        "include_name": _include_name,
         "target_metadata": target_metadata,
         "compare_type": True,
         # SQLite reflects server defaults too loosely to compare them reliably.
@@ -71,44 +82,75 @@ def _destination() -> str | None:
 
 
 def run_migrations_offline() -> None:
-    """Emit the migration SQL (``alembic upgrade head --sql``); needs no reachable database."""
+    """Emit the migration SQL (``alembic upgrade head --sql``); needs no reachable database.
+
+    It is the SQL the online run executes, the same statements around it included (on
+    PostgreSQL: the session lock and ``lock_timeout``), so it is also what the lint checks.
+    """
     settings = database_settings(config)
     url = settings.database_url
-    context.configure(
-        url=url.render_as_string(hide_password=False),
-        literal_binds=True,
-        dialect_opts={"paramstyle": "named"},
-        **_options(url.get_backend_name()),
-    )
-    with context.begin_transaction():
-        for statement in lock_statements(url.get_backend_name(), settings.migration_lock_timeout):
+    dialect = url.get_backend_name()
+    start = context.get_starting_revision_argument()
+    current = tuple(start) if isinstance(start, tuple) else ((start,) if start else ())
+    before, after = offline_session(dialect, settings.migration_lock_timeout)
+    with quiet_alembic():
+        context.configure(
+            url=url.render_as_string(hide_password=False),
+            literal_binds=True,
+            dialect_opts={"paramstyle": "named"},
+            on_version_apply=lambda *, ctx, heads, **_: record_floor(ctx, context.script, heads),
+            transaction_per_migration=own_transactions(context.script, _destination(), current),
+            **_options(dialect),
+        )
+        for statement in before:
             context.execute(statement)
-        context.run_migrations()
+        with context.begin_transaction():
+            context.run_migrations()
+        for statement in after:
+            context.execute(statement)
+
+
+def _own_transactions(connection: Connection) -> bool:
+    """PostgreSQL, with the lock held: does a pending revision build an index concurrently?"""
+    if connection.dialect.name != "postgresql":
+        return False
+    began = not connection.in_transaction()
+    current = tuple(MigrationContext.configure(connection).get_current_heads())
+    if began and connection.in_transaction():
+        connection.rollback()  # Alembic must begin the migration's transaction itself
+    return own_transactions(context.script, _destination(), current)
 
 
 def do_run_migrations(connection: Connection) -> None:
-    """Run the migrations over ``connection`` in one transaction, holding the migration lock.
+    """Run the migrations over ``connection``, holding the migration lock.
 
-    The current revision is read only after the lock is held, so a process that waited for
-    another one's upgrade finds the schema at head and does nothing.
+    The whole run is one transaction, unless a pending revision builds an index concurrently:
+    then each revision runs in its own. The current revision is read only after the lock is
+    held, so a process that waited for another one's upgrade finds the schema at head.
     """
     settings = database_settings(config)
     progress = MigrationProgress(context.script, _destination())
     prepare_connection(connection)
-    context.configure(
-        connection=connection,
-        on_version_apply=progress.on_version_apply,  # type: ignore[arg-type]
-        **_options(connection.dialect.name),
-    )
-    config.attributes["progress"] = progress
     try:
-        with context.begin_transaction():
-            take_migration_lock(connection, settings.migration_lock_timeout)
-            progress.start(context.get_context())
-            context.run_migrations()
-            check_foreign_keys(connection)
+        with (
+            migration_lock(connection),
+            migration_session(connection, settings.migration_lock_timeout),
+        ):
+            context.configure(
+                connection=connection,
+                on_version_apply=progress.on_version_apply,  # type: ignore[arg-type]
+                transaction_per_migration=_own_transactions(connection),
+                **_options(connection.dialect.name),
+            )
+            config.attributes["progress"] = progress
+            with context.begin_transaction():
+                progress.start(context.get_context())
+                context.run_migrations()
+                check_foreign_keys(connection)
     except SQLAlchemyError as exc:  # other exceptions (e.g. test harness control flow) pass
-        raise MigrationError(progress.failing_revision(), describe_error(exc)) from exc
+        raise MigrationError(
+            progress.failing_revision(), describe_error(exc), lock_timeout=is_lock_timeout(exc)
+        ) from exc
     finally:
         restore_connection(connection)
 
@@ -136,8 +178,26 @@ def run_migrations_online() -> None:
     elif isinstance(shared, Engine):
         with shared.connect() as connection:
             do_run_migrations(connection)
+    elif isinstance(shared, AsyncEngine):
+        asyncio.run(_on_a_loop_of_its_own(shared))
     else:
         asyncio.run(run_async_migrations())
+
+
+async def _on_a_loop_of_its_own(engine: AsyncEngine) -> None:
+    """A caller's AsyncEngine, driven by this command's own ``asyncio.run``.
+
+    Pooled connections belong to the event loop that opened them, and each command here runs
+    on a new loop. So connections pooled by a loop that is gone are dropped unused first, and
+    this loop's connections are closed on this loop before it ends: the caller's engine stays
+    usable, from its next loop too. (The bot never comes here: it awaits
+    :func:`run_async_migrations` on its own loop and keeps its engine's pool.)
+    """
+    await engine.dispose(close=False)
+    try:
+        await run_async_migrations()
+    finally:
+        await engine.dispose()
 
 
 if context.is_offline_mode():
