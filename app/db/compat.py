@@ -87,15 +87,6 @@ def declaration(script: Script) -> Declaration:
     )
 
 
-def describe(script: Script) -> str:
-    """A revision as a person knows it: its id and the first line of its message."""
-    return (
-        f"{script.revision} ({script.doc.strip().splitlines()[0]})"
-        if script.doc
-        else (script.revision)
-    )
-
-
 def floor_of(scripts: ScriptDirectory, revision: str) -> Script:
     """The oldest revision whose code still runs on the schema ``revision`` produces."""
     current = scripts.get_revision(revision)
