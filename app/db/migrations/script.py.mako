@@ -25,7 +25,7 @@ depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 # - lint_acknowledged: {"squawk-rule": "why it is safe here"} for each rule this revision
 #   breaks on purpose; the start logs the reason when it applies the revision.
 # - concurrent: True if upgrade() builds an index concurrently (app.db.online_ddl).
-phase: str = ""  # required: "expand" or "contract" (see above); the lint fails until set
+phase: str = ""  # required: "expand" or "contract"; the lint fails until set
 lint_acknowledged: dict[str, str] = {}
 concurrent: bool = False
 
