@@ -16,7 +16,7 @@ from types import ModuleType
 import structlog
 
 from app import heap
-from app.config import ConfigError, DatabaseSettings, load_settings
+from app.config import ConfigError, DatabaseSettings, database_url_secrets, load_settings
 from app.db.engine import DatabaseUnavailableError
 from app.db.migrate import SchemaError
 from app.db.migration_support import MigrationError
@@ -78,7 +78,7 @@ def _load(args: argparse.Namespace) -> DatabaseSettings:
 
 
 def _secrets(args: argparse.Namespace, settings: DatabaseSettings) -> list[str]:
-    found = [str(settings.database_url.password)] if settings.database_url.password else []
+    found = database_url_secrets(settings.database_url)
     if args.command is None or args.command == "migrate":
         found.extend(_bot_entry().secrets(settings))
     return found

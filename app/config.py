@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import quote_plus
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -26,6 +27,36 @@ _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+aiosqlite": "sqlite+aiosqlite",
 }
+# Query keys whose values are secrets (``?password=…`` and ``?sslpassword=…``, which the
+# drivers accept, and any key, token or credential a proxy or pooler may take).
+_SECRET_KEY_RE = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
+MASK = "***"
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a URL query key (or a setting's name) carries a secret."""
+    return bool(_SECRET_KEY_RE.search(name))
+
+
+def _query_values(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def mask_database_url(url: URL) -> str:
+    """The URL as it may appear in logs: its password and every secret query value masked."""
+    query = {key: MASK if is_secret_key(key) else value for key, value in url.query.items()}
+    rendered = url.set(query=query).render_as_string(hide_password=True)
+    return rendered.replace("%2A%2A%2A", MASK)
+
+
+def database_url_secrets(url: URL) -> list[str]:
+    """The secrets in a database URL (password, secret query values), for the log redaction."""
+    found = [url.password] if url.password else []
+    for key, value in url.query.items():
+        if is_secret_key(key):
+            found.extend(v for v in _query_values(value) if v)
+    quoted = [quote_plus(str(secret)) for secret in found]
+    return sorted({str(secret) for secret in [*found, *quoted]})
 
 
 def normalize_database_url(raw: str) -> URL:
@@ -74,8 +105,8 @@ class DatabaseSettings(BaseSettings):
 
     @property
     def safe_database_url(self) -> str:
-        """The URL as it may appear in logs: the password is masked."""
-        return self.database_url.render_as_string(hide_password=True)
+        """The URL as it may appear in logs: the password and secret query values are masked."""
+        return mask_database_url(self.database_url)
 
     @property
     def json_logs(self) -> bool:

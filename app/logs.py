@@ -7,6 +7,7 @@ same :class:`structlog.stdlib.ProcessorFormatter` as ours, so every line has one
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -22,18 +23,52 @@ def _drop_color_message(_: Any, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
-class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
-    """Masks secrets (the bot token, the database password) wherever they would appear."""
+# PostgreSQL's details that quote the values of a row or of a key: for the stock items those
+# are the goods themselves ("Failing row contains (…, KEY-123, …)"). The rest of the line goes.
+_ROW_VALUES = re.compile(r"(Failing row contains |DETAIL:\s+Key \([^)\n]*\)=).*")
+REDACTED = "(values redacted)"
 
-    def __init__(self, *args: Any, secrets: Sequence[str] = (), **kwargs: Any) -> None:
+
+def redact_database_values(text: str) -> str:
+    """``text`` without the row and key values PostgreSQL quotes in its error details."""
+    return _ROW_VALUES.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class _Redactor:
+    """A processor: masks the secrets and the quoted row values in every value of an event,
+    the formatted traceback included (it runs after ``format_exc_info``)."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            value = value.replace(secret, "***")
+        return redact_database_values(value)
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {key: self._value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._value(item) for item in value]
+        return value
+
+    def __call__(self, _: Any, __: str, event_dict: EventDict) -> EventDict:
+        return {key: self._value(value) for key, value in event_dict.items()}
+
+
+class _RedactingFormatter(structlog.stdlib.ProcessorFormatter):
+    """Masks secrets (the bot token, the database password) wherever they would appear: in
+    the event's values (by :class:`_Redactor`), and once more in the rendered line."""
+
+    def __init__(self, *args: Any, redactor: _Redactor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.secrets = [s for s in secrets if len(s) >= 4]
+        self.redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        for secret in self.secrets:
-            line = line.replace(secret, "***")
-        return line
+        return self.redactor.text(super().format(record))
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -91,12 +126,15 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    redactor = _Redactor(secrets)
     formatter = _RedactingFormatter(
-        secrets=secrets,
+        redactor=redactor,
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if json else _passthrough,
+            # Tracebacks become text here, so that the redactor sees them too.
+            structlog.processors.format_exc_info,
+            redactor,
             renderer,
         ],
     )
@@ -114,10 +152,6 @@ def configure_logging(
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(level)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-
-
-def _passthrough(_: Any, __: str, event_dict: EventDict) -> EventDict:
-    return event_dict
 
 
 def is_configured() -> bool:

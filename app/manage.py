@@ -27,11 +27,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import migrations_cli
 from app.config import DatabaseSettings
-from app.db.engine import create_engine, create_session_factory, wait_for_database
+from app.db.engine import (
+    create_engine,
+    create_session_factory,
+    describe_error,
+    wait_for_database,
+)
 from app.db.migrate import migrate, wait_for_head
 from app.i18n import translator
 from app.services import products as catalog
@@ -214,5 +220,8 @@ async def run_command(args: argparse.Namespace, settings: DatabaseSettings) -> i
         if report.after != report.before:  # at head already, a command prints only its result
             report.log_ready("no-migrate" if args.no_migrate else "command", settings)
         return await handler(args, create_session_factory(engine))
+    except SQLAlchemyError as exc:
+        # One line, the database's own words: never the statement's parameters (the goods).
+        return _fail(f"database error: {describe_error(exc)}")
     finally:
         await engine.dispose()

@@ -17,7 +17,7 @@ import structlog
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 
-from app.config import ConfigError, Settings
+from app.config import ConfigError, Settings, is_secret_key
 from app.retry import GaveUpError, retry
 
 log = structlog.get_logger(__name__)
@@ -41,7 +41,7 @@ def mask_redis_url(url: str) -> str:
             netloc = "***@" + netloc.rsplit("@", 1)[1]
         query = urlencode(
             [
-                (key, "***" if "pass" in key.lower() or "user" in key.lower() else value)
+                (key, "***" if is_secret_key(key) or "user" in key.lower() else value)
                 for key, value in parse_qsl(parts.query, keep_blank_values=True)
             ],
             safe="*",
@@ -59,9 +59,7 @@ def redis_secrets(url: str) -> list[str]:
         return [url]
     found = [parts.password or "", parts.username or ""]
     found += [
-        value
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if "pass" in key.lower()
+        value for key, value in parse_qsl(parts.query, keep_blank_values=True) if is_secret_key(key)
     ]
     found += [unquote(value) for value in found]
     return sorted({value for value in found if value})

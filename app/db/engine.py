@@ -41,7 +41,11 @@ def create_engine(url: URL, **kwargs: Any) -> AsyncEngine:
     non-transactional; SQLAlchemy's documented recipe hands BEGIN to us instead. A connection
     whose execution option ``sqlite_begin`` is ``"IMMEDIATE"`` takes SQLite's write lock at
     BEGIN, which is how migrations and stock claims serialise across processes.
+
+    Every engine hides the bound parameters from its errors and logs: they are the license
+    keys of a stock import, the buyers' data, and anything else a statement writes.
     """
+    kwargs["hide_parameters"] = True
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **kwargs)
         _make_sqlite_transactional(engine)

@@ -26,7 +26,8 @@ _BATCH = 500
 
 
 class NotTextError(ValueError):
-    """The upload is not UTF-8 text (a binary file, or another encoding)."""
+    """The upload is not UTF-8 text (a binary file, or another encoding), or has control
+    characters (which only occur in binary files)."""
 
 
 class UploadTooLargeError(ValueError):
@@ -58,8 +59,22 @@ def decode_upload(data: bytes) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise NotTextError("not UTF-8") from None
-    # NUL and other C0 controls (other than tab and line breaks) only occur in binary files.
-    if any(ord(ch) < 32 and ch not in "\t\n\r\f\v" for ch in text):
+    return check_text(text)
+
+
+def _is_control(ch: str) -> bool:
+    code = ord(ch)
+    return (code < 32 and ch not in "\t\n\r\f\v") or code == 0x7F or 0x80 <= code <= 0x9F
+
+
+def check_text(text: str) -> str:
+    """``text``, or :class:`NotTextError` when it has control characters.
+
+    NUL and the other C0 and C1 controls (other than tab and line breaks) only occur in binary
+    files; an item carrying them would reach the buyer (and any terminal) as they are.
+    Pasted text is checked like an uploaded file.
+    """
+    if any(_is_control(ch) for ch in text):
         raise NotTextError("control characters")
     return text
 
@@ -126,7 +141,8 @@ async def add_items(session: AsyncSession, product_id: int, parsed: ParsedUpload
 async def import_text(
     session: AsyncSession, product_id: int, text: str, *, csv_format: bool = False
 ) -> ImportResult:
-    return await add_items(session, product_id, parse_upload(text, csv_format=csv_format))
+    parsed = parse_upload(check_text(text), csv_format=csv_format)
+    return await add_items(session, product_id, parsed)
 
 
 async def import_bytes(

@@ -55,7 +55,8 @@ async def _import(
             result = await stock.import_text(session, target.product_id, upload)
     except stock.NotTextError:
         await session.rollback()
-        await message.answer(t("owner.stock.not_text"))
+        key = "owner.stock.not_text" if isinstance(upload, bytes) else "owner.stock.control_chars"
+        await message.answer(t(key))
         return
     except stock.UploadTooLargeError:
         await session.rollback()
