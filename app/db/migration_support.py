@@ -94,8 +94,12 @@ def own_transactions(
     script: ScriptDirectory, destination: str | None, current: tuple[str, ...]
 ) -> bool:
     """Whether the revisions about to run include a concurrent one: then each revision runs in
-    its own transaction (``transaction_per_migration``), else the whole run is one."""
-    if destination is None:
+    its own transaction (``transaction_per_migration``), else the whole run is one.
+
+    A fresh database (no revision yet) is always one transaction: its tables are empty, so the
+    helpers of :mod:`app.db.online_ddl` build their indexes plainly inside it, and a failed
+    first start leaves nothing behind."""
+    if destination is None or not current:
         return False
     try:
         pending = list(script.iterate_revisions(destination, current, implicit_base=True))

@@ -18,7 +18,8 @@ transaction), and the migrating start then applies each revision in its own tran
 a session-level lock (:mod:`app.db.migration_lock`). The version row is written in the
 transaction after the block, so only once the index is valid. A build interrupted by a crash or
 a lock timeout leaves an INVALID index behind; the next run finds it, drops it and builds it
-again. On SQLite these are plain ``op.create_index`` / ``op.drop_index``.
+again. On SQLite, and in a run that is one transaction (a fresh database, whose tables are
+empty), these are plain ``op.create_index`` / ``op.drop_index``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ from sqlalchemy.engine import Connection
 log = structlog.get_logger("app.migrations")
 
 
+def _online(context: Any) -> bool:
+    """PostgreSQL, with each revision in its own transaction (see ``own_transactions``)."""
+    return bool(
+        context.dialect.name == "postgresql" and context.opts.get("transaction_per_migration")
+    )
+
+
 def index_is_valid(connection: Connection, name: str) -> bool | None:
     """``pg_index.indisvalid`` of the index ``name``; None when there is no such index."""
     valid = connection.scalar(
@@ -46,7 +54,7 @@ def index_is_valid(connection: Connection, name: str) -> bool | None:
 
 def create_index_concurrently(name: str, table: str, columns: Sequence[str], **kw: Any) -> None:
     context = op.get_context()
-    if context.dialect.name != "postgresql":
+    if not _online(context):
         op.create_index(name, table, list(columns), **kw)
         return
     with context.autocommit_block():
@@ -62,8 +70,22 @@ def create_index_concurrently(name: str, table: str, columns: Sequence[str], **k
 
 def drop_index_concurrently(name: str, table: str) -> None:
     context = op.get_context()
-    if context.dialect.name != "postgresql":
+    if not _online(context):
         op.drop_index(name, table_name=table)
         return
     with context.autocommit_block():
         op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
+
+
+def validate_constraint(name: str, table: str) -> None:
+    """``VALIDATE CONSTRAINT`` for a check or foreign key added ``NOT VALID`` by an earlier
+    revision, outside any transaction: the scan holds only SHARE UPDATE EXCLUSIVE, which lets
+    reads and writes go on. SQLite has no unvalidated constraints: nothing to do there."""
+    context = op.get_context()
+    if context.dialect.name != "postgresql":
+        return
+    if not _online(context):
+        op.execute(text(f'ALTER TABLE "{table}" VALIDATE CONSTRAINT "{name}"'))
+        return
+    with context.autocommit_block():
+        op.execute(text(f'ALTER TABLE "{table}" VALIDATE CONSTRAINT "{name}"'))
