@@ -43,7 +43,7 @@ from app.keyboards.buyer import MenuCb
 from tests.processes import BotProcess
 from tests.shop_helpers import seed_category, seed_product
 
-SECRET = "bench_webhook_secret"
+SECRET = "bench_webhook_secret-0123456789abcdef"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 JSON = dict[str, Any]
 

@@ -17,7 +17,7 @@ from tests.harness import BOT_TOKEN
 from tests.processes import REPO_ROOT, BotProcess, bot_env
 from tests.schema import head, heads_of
 
-SECRET = "procfile-test-secret"
+SECRET = "procfile-test-secret-0123456789abcdef"
 WEBHOOK_URL = "https://shop.example.com"
 
 
@@ -86,8 +86,9 @@ async def test_every_procfile_role(pg_url: URL, tmp_path: Path) -> None:
         web = await _run(roles["web"], env, tmp_path)
         try:
             base = f"http://127.0.0.1:{port}"
-            health = await _healthy(base, web)
-            assert health["revision"] == health["head"] == head()
+            assert await _healthy(base, web) == {"status": "ok"}
+            [ready] = [r for r in web.records() if r["event"] == "health changed"][-1:]
+            assert ready["status"] == "ok" and ready["revision"] == ready["head"] == head()
             update = api.build_message(4242, "/start")
             async with (
                 aiohttp.ClientSession() as client,

@@ -38,7 +38,7 @@ from tests.processes import APP_VARIABLES, url_env
 from tests.schema import head, heads_of
 from tests.shop_helpers import invoice_amount, items_of, orders_of, seed_product
 
-SECRET = "s3cret_Webhook-token"
+SECRET = "s3cret_Webhook-token-for-the-tests_0123456789"
 WEBHOOK_URL = "https://shop.example.com"  # never contacted: the fake Bot API only records it
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 JSON = dict[str, Any]
@@ -220,12 +220,61 @@ async def test_refuses_bad_requests_before_the_dispatcher(
     assert "Traceback" not in output and "Error handling request" not in output
     assert SECRET not in output and "sécret" not in output
     refused = [r for r in records if r["event"] == "webhook request refused"]
+    # One line per request refused after the secret check; of the four that failed it, the
+    # first has a line and the others are counted, and reported when the replica stops.
     assert sorted(r["status"] for r in refused) == sorted(
-        [c[3] for c in cases] + [401]
-    )  # exactly one line per refused request
+        [c[3] for c in cases if c[3] != 401] + [401]
+    )
     assert all("body" not in r for r in refused)
+    [summary] = [
+        r for r in records if r["event"] == "webhook requests refused in the last interval"
+    ]
+    assert (summary["refused"], summary["limited"]) == (4, 0)
     updates = [r for r in records if r["event"] == "update"]
     assert [u["update_id"] for u in updates] == [valid["update_id"]]
+
+
+async def test_requests_failing_the_secret_are_rate_limited_and_logged_once_per_interval(
+    sqlite_url: URL,
+    fake_api: FakeBotAPI,
+    client: aiohttp.ClientSession,
+    logs: Callable[[], list[JSON]],
+) -> None:
+    now = [1000.0]
+    async with replica(webhook_settings(sqlite_url, fake_api), migrate=True) as running:
+        await wait_healthy(client, running.base)
+        refusals = running.server.handler.refusals
+        refusals.clock = lambda: now[0]
+        valid = fake_api.build_message(3010, "/start")
+        answers = []
+        for _ in range(refusals.limit + 5):
+            async with client.post(
+                running.base + "/webhook", json=valid, headers={HEADER: "guess"}
+            ) as response:
+                answers.append((response.status, response.headers.get("Retry-After")))
+        assert answers[: refusals.limit] == [(401, None)] * refusals.limit
+        assert answers[refusals.limit :] == [(429, str(int(refusals.interval)))] * 5
+        # Telegram's requests carry the secret: never limited, even from a limited address.
+        status, _ = await post(client, running.base, valid)
+        assert status == 200
+        assert running.tracker.seen == [valid["update_id"]]
+
+        refused = [r for r in logs() if r["event"].startswith("webhook request")]
+        assert [(r["event"], r["status"]) for r in refused] == [("webhook request refused", 401)]
+
+        now[0] += refusals.interval  # the next interval: counts start over, one line for it
+        status, _ = await post(client, running.base, valid, secret=None)
+        assert status == 401
+        records = logs()
+    summaries = [
+        r for r in records if r["event"] == "webhook requests refused in the last interval"
+    ]
+    assert [(r["refused"], r["limited"], r["clients"]) for r in summaries] == [
+        (refusals.limit, 5, 1)
+    ]
+    lines = [r for r in records if r["event"] == "webhook request refused"]
+    assert [r["reason"] for r in lines] == ["wrong secret token", "missing secret token"]
+    assert running.tracker.seen == [valid["update_id"]]
 
 
 async def test_unknown_update_type_is_acknowledged_not_dispatched(
@@ -248,9 +297,11 @@ async def test_replica_listens_and_answers_503_until_the_schema_is_at_head(
     settings = webhook_settings(pg_url, fake_api, schema_wait_timeout=120)
     async with replica(settings, migrate=False) as running:
         status, body = await health(client, running.base)
-        assert status == 503
-        assert body["reason"] == f"schema behind: revision base, head {head()}"
-        assert body["revision"] is None and body["head"] == head()
+        assert (status, body) == (503, {"status": "unavailable"})  # public: nothing more
+        detail = running.server.health.last  # the detail went to the log
+        assert detail is not None
+        assert detail["reason"] == f"schema behind: revision base, head {head()}"
+        assert detail["revision"] is None and detail["head"] == head()
         update = fake_api.build_message(3002, "/start")
         status, _ = await post(client, running.base, update)
         assert status == 503  # Telegram retries later; the Dispatcher never saw it
@@ -262,7 +313,8 @@ async def test_replica_listens_and_answers_503_until_the_schema_is_at_head(
         finally:
             await engine.dispose()
         body = await wait_healthy(client, running.base)
-        assert body == {"status": "ok", "revision": head(), "head": head()}
+        assert body == {"status": "ok"}
+        assert running.server.health.last == {"status": "ok", "revision": head(), "head": head()}
         status, _ = await post(client, running.base, update)
         assert status == 200
         assert running.tracker.seen == [update["update_id"]]
@@ -284,18 +336,25 @@ async def test_stop_while_waiting_for_the_schema_is_clean(
     assert await heads_of(pg_url) == ()  # and it ran no DDL
 
 
-async def test_health_reports_an_unreachable_database(
-    fake_api: FakeBotAPI, client: aiohttp.ClientSession
+async def test_health_tells_the_public_the_status_and_the_log_why(
+    fake_api: FakeBotAPI, client: aiohttp.ClientSession, logs: Callable[[], list[JSON]]
 ) -> None:
+    """An unreachable database: the answer is only the status; the log says why (its address)."""
     dead = URL.create("postgresql+asyncpg", username="shop", host="127.0.0.1", port=1)
     server = WebhookServer(webhook_settings(dead, fake_api), migrate=False)
     await server.listen()  # listening, startup not begun
     try:
-        status, body = await health(client, f"http://127.0.0.1:{server.port}")
+        answers = [await health(client, f"http://127.0.0.1:{server.port}") for _ in range(3)]
+        async with client.get(f"http://127.0.0.1:{server.port}/healthz") as response:
+            raw = await response.text()
     finally:
         await server.stop()
-    assert status == 503
-    assert body["reason"].startswith("database unreachable: ")
+    assert answers == [(503, {"status": "unavailable"})] * 3
+    assert "127.0.0.1" not in raw and "unreachable" not in raw
+    changes = [r for r in logs() if r["event"] == "health changed"]
+    assert len(changes) == 1  # once per change, not once per probe
+    assert changes[0]["status"] == "unavailable" and changes[0]["level"] == "warning"
+    assert str(changes[0]["reason"]).startswith("database unreachable: ")
 
 
 async def test_port_in_use_is_one_clear_error(fake_api: FakeBotAPI, sqlite_url: URL) -> None:
@@ -493,9 +552,25 @@ def _errors(capsys: pytest.CaptureFixture[str]) -> list[str]:
         (["--webhook"], {"WEBHOOK_SECRET": SECRET}, "WEBHOOK_URL is required"),
         (
             ["--webhook", "--no-migrate"],
-            {"WEBHOOK_SECRET": "has spaces and ünïcode"},
-            "WEBHOOK_SECRET must be 1-256 characters",
+            {"WEBHOOK_SECRET": "has spaces and ünïcode but is long enough"},
+            "WEBHOOK_SECRET may only contain A-Z, a-z, 0-9, _ and -",
         ),
+        (
+            ["--webhook", "--no-migrate"],
+            {"WEBHOOK_SECRET": "x"},
+            "WEBHOOK_SECRET must be at least 32 characters long (it has 1)",
+        ),
+        (
+            ["--webhook", "--no-migrate"],
+            {"WEBHOOK_SECRET": "a" * 31},
+            "WEBHOOK_SECRET must be at least 32 characters long (it has 31)",
+        ),
+        (
+            ["--webhook", "--no-migrate"],
+            {"WEBHOOK_SECRET": "a" * 257},
+            "WEBHOOK_SECRET must be at most 256 characters long",
+        ),
+        (["migrate"], {"WEBHOOK_URL": WEBHOOK_URL, "WEBHOOK_SECRET": "short"}, "at least 32"),
         (
             ["--webhook"],
             {"WEBHOOK_SECRET": SECRET, "WEBHOOK_URL": "http://shop.example.com"},

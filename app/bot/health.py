@@ -1,10 +1,14 @@
 """``GET /healthz`` of a webhook replica, for the load balancer.
 
-200 ``{"status": "ok", "revision": …, "head": …}`` only when this replica has finished its
-startup and the database answers at the revision this code was written for, or at a newer one
-whose compatibility floor this code meets (the start's own verdict); otherwise 503 with
-the reason, so the load balancer keeps the replica out while it waits for the schema (it
-already listens then), while it starts, when the database is gone, and while it stops.
+200 ``{"status": "ok"}`` only when this replica has finished its startup and the database
+answers at the revision this code was written for, or at a newer one whose compatibility floor
+this code meets (the start's own verdict); otherwise 503 ``{"status": "unavailable"}``, so the
+load balancer keeps the replica out while it waits for the schema (it already listens then),
+while it starts, when the database is gone, and while it stops.
+
+The answer is public (anyone who reaches the port may ask), so it says nothing more: the
+reason, the revisions and the database's own error (which names its address) go to the log,
+one line each time they change (``health changed``), not one per probe.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import enum
 from typing import Any
 
+import structlog
 from aiohttp import web
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +26,8 @@ from app.config import DatabaseSettings
 from app.db.compat import SchemaError, SchemaState, Verdict, assess
 from app.db.engine import describe_error
 from app.db.migrate import alembic_config, schema_state, script_head
+
+log = structlog.get_logger(__name__)
 
 PROBE_TIMEOUT = 5.0
 
@@ -56,9 +63,10 @@ class HealthCheck:
         self.timeout = timeout
         self.script = ScriptDirectory.from_config(alembic_config(settings))
         self.head = script_head(self.script)
+        self.last: dict[str, Any] | None = None  # the detail last logged
 
     async def probe(self) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, JSON body)."""
+        """(HTTP status, the detail: status, and reason, revision and head where known)."""
         body: dict[str, Any] = {"head": self.head}
         if self.readiness.phase is Phase.STOPPING:
             return 503, {"status": "unavailable", "reason": "shutting down", **body}
@@ -90,6 +98,14 @@ class HealthCheck:
             return f"schema behind: revision {revision or 'base'}, head {self.head}"
         return None
 
+    def _log_change(self, status: int, detail: dict[str, Any]) -> None:
+        if detail == self.last:
+            return
+        self.last = detail
+        (log.info if status == 200 else log.warning)("health changed", **detail)
+
     async def handle(self, _: web.Request) -> web.Response:
-        status, body = await self.probe()
-        return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+        status, detail = await self.probe()
+        self._log_change(status, detail)
+        public = {"status": detail["status"]}
+        return web.json_response(public, status=status, headers={"Cache-Control": "no-store"})

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.bot.factory import create_bot, create_dispatcher
 from app.bot.health import HealthCheck, Phase, Readiness
+from app.bot.refusals import RefusalLimiter
 from app.bot.storage import create_storage, ping_storage
 from app.bot.webhook_setup import HEALTH_PATH, WebhookServerError, register_webhook
 from app.config import Settings
@@ -104,7 +105,9 @@ def _json_error(status: int, reason: str, **headers: str) -> web.Response:
 class WebhookHandler(SimpleRequestHandler):
     """aiogram's handler, made strict: secret first, then readiness, size, JSON, Update shape.
 
-    Every refusal is one warning line without the body; nothing refused reaches the Dispatcher.
+    Every refusal is one warning line without the body, except those for a wrong or missing
+    secret, which are rate-limited and logged once per interval (:mod:`app.bot.refusals`);
+    nothing refused reaches the Dispatcher.
     """
 
     def __init__(
@@ -123,6 +126,7 @@ class WebhookHandler(SimpleRequestHandler):
         self._secret = secret_token.encode()
         self.readiness = readiness
         self.in_flight = in_flight
+        self.refusals = RefusalLimiter()
 
     def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
         """Constant-time, on bytes (``compare_digest`` on str raises for non-ASCII input)."""
@@ -143,7 +147,11 @@ class WebhookHandler(SimpleRequestHandler):
         given = request.headers.get(SECRET_HEADER)
         if given is None or not self.verify_secret(given, self.bot):
             reason = "missing secret token" if given is None else "wrong secret token"
-            return self._refuse(request, 401, reason)
+            refusal = self.refusals.refuse(request.remote, reason)
+            if refusal.retry_after is not None:
+                retry = {"Retry-After": str(refusal.retry_after)}
+                return _json_error(refusal.status, "too many requests", **retry)
+            return _json_error(refusal.status, reason)
         if not self.readiness.ready:
             log.info("webhook request refused", status=503, reason=self.readiness.phase.value)
             return _json_error(503, self.readiness.phase.value, **{"Retry-After": RETRY_AFTER})
@@ -344,6 +352,7 @@ class WebhookServer:
             )
             await self.in_flight.cancel()
         await self.runner.cleanup()  # answers reach their clients; connections close
+        self.handler.refusals.flush()
         try:
             if self._dispatcher_started:
                 # The routers' hooks (e.g. releasing a broadcast lease) still use the engine;

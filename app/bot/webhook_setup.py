@@ -24,8 +24,13 @@ from app.config import ConfigError, Settings
 log = structlog.get_logger(__name__)
 
 HEALTH_PATH = "/healthz"
-# What Telegram accepts for secret_token and for the port of a webhook URL.
-_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# What Telegram accepts for secret_token (1-256 of these characters) and for the port of a
+# webhook URL. The shop asks for 32 characters at least: whoever knows the secret can send
+# updates as any user, an owner included.
+_SECRET_CHARS = re.compile(r"^[A-Za-z0-9_-]*$")
+SECRET_MIN_LENGTH = 32
+SECRET_MAX_LENGTH = 256
+_MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105 (a command)
 WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
 
 
@@ -56,8 +61,8 @@ def check_webhook_settings(settings: Settings, *, registers: bool, serves: bool)
                 f"WEBHOOK_SECRET is required for {why}: Telegram sends it in every request's "
                 "X-Telegram-Bot-Api-Secret-Token header, and requests without it are refused"
             )
-    elif not _SECRET_RE.fullmatch(secret.get_secret_value()):
-        problems.append("WEBHOOK_SECRET must be 1-256 characters from A-Z, a-z, 0-9, _ and -")
+    else:
+        problems.extend(_secret_problems(secret.get_secret_value()))
     url = settings.webhook_url
     if url is None:
         if registers:
@@ -82,6 +87,28 @@ def check_webhook_settings(settings: Settings, *, registers: bool, serves: bool)
         problems.append(f"WEBHOOK_PATH must not be {HEALTH_PATH} (the health check lives there)")
     if problems:
         raise _invalid(*problems)
+
+
+def _secret_problems(secret: str) -> list[str]:
+    """Why Telegram or the shop would refuse this secret (never quoting it)."""
+    problems = []
+    if not _SECRET_CHARS.fullmatch(secret):
+        problems.append(
+            "WEBHOOK_SECRET may only contain A-Z, a-z, 0-9, _ and - (Telegram's rule for "
+            "secret_token)"
+        )
+    if len(secret) < SECRET_MIN_LENGTH:
+        problems.append(
+            f"WEBHOOK_SECRET must be at least {SECRET_MIN_LENGTH} characters long (it has "
+            f"{len(secret)}): anyone who guesses it can send updates as any user, an owner "
+            f"included; generate one with {_MAKE_SECRET}"
+        )
+    elif len(secret) > SECRET_MAX_LENGTH:
+        problems.append(
+            f"WEBHOOK_SECRET must be at most {SECRET_MAX_LENGTH} characters long "
+            f"(Telegram's limit; it has {len(secret)})"
+        )
+    return problems
 
 
 def webhook_address(settings: Settings) -> str:
