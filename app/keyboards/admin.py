@@ -1,33 +1,38 @@
-"""Inline keyboards of the owner tools, and their callback data."""
+"""Inline keyboards of the owner tools, and their callback data (every field bounded, as in
+:mod:`app.keyboards.fields`: a forged press is a stale button)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from app.i18n import Translator
+from app.keyboards.fields import RowId
 from app.services.products import ProductRow
 
 MAX_PRODUCT_BUTTONS = 60
 
 
+MenuAction = Literal["add_category", "add_product", "products", "stats", "broadcast"]
+EditField = Literal["title", "description", "price", "category", "active", "stock"]
+MENU_ACTIONS: tuple[MenuAction, ...] = get_args(MenuAction)
+
+
 class AdminMenu(CallbackData, prefix="adm"):
-    action: str  # add_category | add_product | products | stats | broadcast
+    action: MenuAction
 
 
 class ProductOpen(CallbackData, prefix="admp"):
-    product_id: int
+    product_id: RowId
 
 
 class ProductEdit(CallbackData, prefix="adme"):
-    product_id: int
-    field: str  # title | description | price | category | active | stock
-
-
-MENU_ACTIONS = ("add_category", "add_product", "products", "stats", "broadcast")
+    product_id: RowId
+    field: EditField
 
 
 def menu_keyboard(t: Translator) -> InlineKeyboardMarkup:
@@ -50,7 +55,8 @@ def products_keyboard(rows: Sequence[ProductRow]) -> InlineKeyboardMarkup | None
 
 def product_keyboard(t: Translator, product_id: int, *, active: bool) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for field in ("title", "description", "price", "category", "stock"):
+    fields: tuple[EditField, ...] = ("title", "description", "price", "category", "stock")
+    for field in fields:
         builder.button(
             text=t(f"owner.button.edit_{field}"),
             callback_data=ProductEdit(product_id=product_id, field=field),

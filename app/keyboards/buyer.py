@@ -1,11 +1,12 @@
 """Inline keyboards of the buyer side and their callback data.
 
-Every prefix starts with ``b-`` so that the owner tools can never collide with them.
+Every prefix starts with ``b-`` so that the owner tools can never collide with them. Every
+field is bounded (:mod:`app.keyboards.fields`): a forged press is a stale button.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -13,39 +14,40 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from app.db.models import OrderStatus
 from app.i18n import Translator
+from app.keyboards.fields import CategoryRef, PageNumber, RowId
 from app.services.catalog import CategoryRow, Page, ProductCard, ProductRow
 from app.services.delivery import Purchase
 
 
 class MenuCb(CallbackData, prefix="b-menu"):
-    action: str  # "main", "catalog", "purchases", "help"
+    action: Literal["main", "catalog", "purchases", "help"]
 
 
 class CategoriesCb(CallbackData, prefix="b-cats"):
-    page: int = 0
+    page: PageNumber = 0
 
 
 class ProductsCb(CallbackData, prefix="b-prods"):
-    category: int  # OTHER (0) for products without a category
-    page: int = 0
+    category: CategoryRef  # OTHER (0) for products without a category
+    page: PageNumber = 0
 
 
 class ProductCb(CallbackData, prefix="b-prod"):
-    id: int
-    page: int = 0  # the list page to go back to
+    id: RowId
+    page: PageNumber = 0  # the list page to go back to
 
 
 class BuyCb(CallbackData, prefix="b-buy"):
-    product: int
+    product: RowId
 
 
 class PurchasesCb(CallbackData, prefix="b-my"):
-    page: int = 0
+    page: PageNumber = 0
 
 
 class ResendCb(CallbackData, prefix="b-resend"):
-    order: int
-    page: int = 0
+    order: RowId
+    page: PageNumber = 0
 
 
 def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
