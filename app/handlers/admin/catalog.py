@@ -15,6 +15,7 @@ from app.handlers.admin.common import (
     command_args,
     reply,
     reply_error,
+    split_messages,
 )
 from app.i18n import Translator
 from app.keyboards.admin import products_keyboard
@@ -23,8 +24,6 @@ from app.services.products import MAX_DESCRIPTION, MAX_TITLE, ShopInputError
 from app.services.tx import begin_write
 
 router = Router(name=__name__)
-
-CHUNK = 3800  # stay under Telegram's 4096 characters per message
 
 
 # --- categories -----------------------------------------------------------------------
@@ -167,23 +166,22 @@ async def send_products(message: Message, session: AsyncSession, t: Translator) 
     if not rows:
         await message.answer(t("owner.product.list_empty"))
         return
-    chunks = [t("owner.product.list_header")]
+    lines = [t("owner.product.list_header")]
     for row in rows:
-        line = t(
-            "owner.product.list_row",
-            mark="✅" if row.is_active else "⏸",
-            slug=row.slug,
-            title=row.title,
-            price=row.price,
-            category=row.category or t("owner.product.no_category"),
-            available=row.available,
-            reserved=row.reserved,
-            sold=row.sold,
+        lines.append(
+            t(
+                "owner.product.list_row",
+                mark="✅" if row.is_active else "⏸",
+                slug=row.slug,
+                title=row.title,
+                price=row.price,
+                category=row.category or t("owner.product.no_category"),
+                available=row.available,
+                reserved=row.reserved,
+                sold=row.sold,
+            )
         )
-        if len(chunks[-1]) + len(line) + 1 > CHUNK:
-            chunks.append(line)
-        else:
-            chunks[-1] += "\n" + line
+    chunks = split_messages(lines)
     for number, chunk in enumerate(chunks, start=1):
         markup = products_keyboard(rows) if number == len(chunks) else None
         await message.answer(chunk, reply_markup=markup)

@@ -1,6 +1,9 @@
-"""Helpers shared by the owner handlers: their dialog states and the commit-then-reply rule."""
+"""Helpers shared by the owner handlers: their dialog states, the commit-then-reply rule, and
+long listings split into messages."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from aiogram import F
 from aiogram.filters import StateFilter
@@ -39,6 +42,21 @@ class BroadcastDialog(StatesGroup):
 IN_DIALOG = StateFilter(AddCategory, AddProduct, EditProduct, StockUpload, BroadcastDialog)
 # An answer in a dialog is text that is not a command (a command is taken by its own handler).
 TEXT_INPUT = F.text & ~F.text.startswith("/")
+
+
+CHUNK = 3800  # characters per message: under Telegram's 4096, with room for the markup's growth
+
+
+def split_messages(lines: Iterable[str], limit: int = CHUNK) -> list[str]:
+    """The lines joined into as few messages as fit ``limit`` characters each, never breaking
+    a line (a line is a product, an order: each must stay whole)."""
+    chunks: list[str] = []
+    for line in lines:
+        if chunks and len(chunks[-1]) + 1 + len(line) <= limit:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    return [chunk.strip("\n") for chunk in chunks if chunk.strip()]
 
 
 async def reply(

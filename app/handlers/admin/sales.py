@@ -1,4 +1,8 @@
-"""/stats (sales, revenue, stock, refunds due) and /refund <telegram_payment_charge_id>."""
+"""/stats (sales, revenue, stock, refunds due) and /refund <telegram_payment_charge_id>.
+
+/stats is as many messages as it takes (a line per product), split as /products is, so that a
+large shop's figures never exceed Telegram's 4096 characters and the refunds due, last, arrive.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.handlers.admin.common import command_args, reply
+from app.handlers.admin.common import command_args, reply, split_messages
 from app.i18n import Translator
 from app.services.refunds import refund_payment
 from app.services.stats import Period, ShopStats, shop_stats
@@ -19,7 +23,8 @@ def _period(t: Translator, key: str, period: Period) -> str:
     return t(f"owner.stats.{key}", n=period.sales, revenue=period.revenue)
 
 
-def render_stats(t: Translator, stats: ShopStats) -> str:
+def render_stats(t: Translator, stats: ShopStats) -> list[str]:
+    """The messages of /stats, in order."""
     lines = [
         t("owner.stats.sales_header"),
         _period(t, "today", stats.today),
@@ -46,12 +51,14 @@ def render_stats(t: Translator, stats: ShopStats) -> str:
                 charge_id=due.charge_id or "—",
             )
         )
-    return "\n".join(lines)
+    return split_messages(lines)
 
 
 async def send_stats(message: Message, session: AsyncSession, t: Translator) -> None:
     stats = await shop_stats(session)
-    await reply(session, message, render_stats(t, stats))
+    await session.commit()  # no transaction across the sends
+    for chunk in render_stats(t, stats):
+        await message.answer(chunk)
 
 
 @router.message(Command("stats"))
