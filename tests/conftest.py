@@ -1,9 +1,10 @@
 """Fixtures: a fresh database per test on real PostgreSQL and on SQLite, the fake Bot API, and
 the real Dispatcher polling it in-process. The helpers behind them live in :mod:`tests.harness`.
 
-PostgreSQL comes from ``TEST_DATABASE_URL`` (default: the loopback server with trust auth).
-Without a reachable server the PostgreSQL tests are skipped with a loud reason, except under
-``CI=true``, where that fails the run.
+PostgreSQL comes from ``TEST_DATABASE_URL`` (default: the loopback server with trust auth),
+Redis from ``TEST_REDIS_URL`` (default: the loopback server, database 0). Without a reachable
+server its tests are skipped with a loud reason, except under ``CI=true``, where that fails the
+run.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from tests.fake_api import FakeBotAPI
 from tests.harness import (
     BOT_TOKEN,
     TEST_DATABASE_URL,
+    TEST_REDIS_URL,
     RunningBot,
     create_pg_database,
     drop_pg_database,
     make_settings,
     probe_postgres,
+    probe_redis,
     running_bot,
 )
 
@@ -52,6 +55,19 @@ def postgres_available() -> bool:
             pytest.fail(f"{reason} (CI=true: PostgreSQL tests must run)", pytrace=False)
         pytest.skip(f"!!! SKIPPING POSTGRESQL TESTS: {reason}")
     return True
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis; tests using it must delete the keys they write (it is shared)."""
+    try:
+        asyncio.run(probe_redis())
+    except (OSError, TimeoutError, ConnectionError) as exc:
+        reason = f"Redis at {TEST_REDIS_URL} is not reachable: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI=true: Redis tests must run)", pytrace=False)
+        pytest.skip(f"!!! SKIPPING REDIS TESTS: {reason}")
+    return TEST_REDIS_URL
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BOT_TOKEN = "123456:TEST-token-for-the-fake-bot-api"
 ADMIN_ID = 1000
 
@@ -48,6 +49,20 @@ async def probe_postgres() -> None:
     """Connect once; raises ``OSError``/``asyncpg.PostgresError``/``TimeoutError`` if down."""
     connection = await asyncpg.connect(admin_dsn(), timeout=5)
     await connection.close()
+
+
+async def probe_redis() -> None:
+    """PING once; raises ``OSError``/``ConnectionError``/``TimeoutError`` if Redis is down."""
+    import redis.asyncio as aioredis  # noqa: PLC0415 (only the Redis tests need it)
+    from redis.exceptions import RedisError  # noqa: PLC0415
+
+    client = aioredis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    except RedisError as exc:
+        raise ConnectionError(str(exc)) from exc
+    finally:
+        await client.aclose()
 
 
 async def create_pg_database() -> URL:

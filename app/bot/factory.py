@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.bot.lifecycle import on_ready, on_shutdown, on_startup
 from app.bot.response_models import PinResponseModels
 from app.bot.storage import create_storage, ping_storage
+from app.bot.throttle import PAYSUPPORT_ALERT_PERIOD, create_throttle
 from app.bot.webhook_setup import delete_webhook_before_polling
 from app.config import Settings
 from app.db.engine import create_session_factory
@@ -48,15 +49,19 @@ def create_dispatcher(
     Without ``storage``, FSM state goes to Redis when REDIS_URL is set (else memory), and a
     startup hook checks that Redis answers. aiogram's own shutdown hook closes the storage.
     Unless ``webhook``, a startup hook removes any webhook, which would make getUpdates fail
-    with 409. The last one settles the heap (:mod:`app.heap`).
+    with 409. The last one settles the heap (:mod:`app.heap`). ``paysupport_throttle`` limits
+    the owner alerts of /paysupport, through the same Redis as the FSM state when there is one.
     """
     owned = storage is None
+    storage = create_storage(settings) if storage is None else storage
+    bot_id = settings.bot_token.get_secret_value().split(":", 1)[0]
     dispatcher = Dispatcher(
-        storage=create_storage(settings) if storage is None else storage,
+        storage=storage,
         settings=settings,
         engine=engine,
         session_factory=create_session_factory(engine),
         migrate=migrate,
+        paysupport_throttle=create_throttle(storage, PAYSUPPORT_ALERT_PERIOD, bot_id=bot_id),
     )
     dispatcher.startup.register(on_startup)
     if owned:

@@ -7,6 +7,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bot.throttle import Throttle
 from app.config import Settings
 from app.handlers.start import show
 from app.i18n import Translator
@@ -33,14 +34,23 @@ async def terms(message: Message, t: Translator) -> None:
 
 @router.message(Command("paysupport"), F.from_user)
 async def paysupport(
-    message: Message, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+    message: Message,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+    t: Translator,
+    *,
+    paysupport_throttle: Throttle,
 ) -> None:
-    """Point to the support contact; without one, the owner is told to get in touch."""
+    """Point to the support contact; without one, the owner is told to get in touch, at most
+    once per user per 10 minutes (the user gets the answer every time)."""
     assert message.from_user is not None
     if settings.support_contact:
         await message.answer(t("buyer.info.paysupport_contact", contact=settings.support_contact))
         return
     await message.answer(t("buyer.info.paysupport_owner"))
+    if not await paysupport_throttle.allow(f"paysupport:{message.from_user.id}"):
+        return
     await notify.alert_admins(
         bot,
         session,
