@@ -16,7 +16,14 @@ from types import ModuleType
 import structlog
 
 from app import heap
-from app.config import ConfigError, DatabaseSettings, database_url_secrets, load_settings
+from app.admin_panel import cli as admin_cli
+from app.config import (
+    AdminSettings,
+    ConfigError,
+    DatabaseSettings,
+    database_url_secrets,
+    load_settings,
+)
 from app.db.engine import DatabaseUnavailableError
 from app.db.migrate import SchemaError
 from app.db.migration_support import MigrationError
@@ -60,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "set, then register the webhook (setWebhook). Exits non-zero if either fails",
     )
     register_commands(commands)
+    admin_cli.register(commands)
     return parser
 
 
@@ -70,7 +78,17 @@ def _bot_entry() -> ModuleType:
     return entry
 
 
+def _admin_entry() -> ModuleType:
+    """The panel's runner: Starlette, SQLAdmin and uvicorn load only for ``python -m app admin``."""
+    from app.admin_panel import entry  # noqa: PLC0415
+
+    return entry
+
+
 def _load(args: argparse.Namespace) -> DatabaseSettings:
+    if admin_cli.serves_panel(args):
+        admin_settings: AdminSettings = _admin_entry().load()
+        return admin_settings
     if args.command is None or args.command == "migrate":
         settings: DatabaseSettings = _bot_entry().load(args)
         return settings
@@ -81,6 +99,8 @@ def _secrets(args: argparse.Namespace, settings: DatabaseSettings) -> list[str]:
     found = database_url_secrets(settings.database_url)
     if args.command is None or args.command == "migrate":
         found.extend(_bot_entry().secrets(settings))
+    if isinstance(settings, AdminSettings):
+        found.extend(_admin_entry().secrets(settings))
     return found
 
 
@@ -97,6 +117,9 @@ def _describe_failure(exc: BaseException, settings: DatabaseSettings) -> str | N
 async def _run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
     if args.command is None or args.command == "migrate":
         await _bot_entry().run(args, settings)
+        return EXIT_OK
+    if admin_cli.serves_panel(args):
+        await _admin_entry().run(settings)
         return EXIT_OK
     return await run_command(args, settings)
 

@@ -171,7 +171,48 @@ class Settings(DatabaseSettings):
         return value
 
 
+# The PHC string argon2-cffi writes: $argon2id$v=19$m=65536,t=3,p=4$<salt>$<hash>
+_ARGON2_HASH_RE = re.compile(
+    r"^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$"
+)
+
+
+class AdminSettings(Settings):
+    """The web admin panel (``python -m app admin``): the bot's settings and where to listen.
+
+    There is no default password and no way in without ``ADMIN_PANEL_PASSWORD_HASH``.
+    """
+
+    admin_host: str = "127.0.0.1"
+    admin_port: int = Field(default=8081, ge=1, le=65535)
+    admin_panel_password_hash: SecretStr
+    # Proxies whose X-Forwarded-For/-Proto are believed (the client's address for the sign-in
+    # limit, and HTTPS for the Secure cookie); comma-separated addresses, or "*".
+    admin_forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("admin_panel_password_hash")
+    @classmethod
+    def _check_hash(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        if not raw:
+            raise ValueError(
+                "is empty; make a hash with `python -m app admin hash-password` and set it"
+            )
+        if not _ARGON2_HASH_RE.fullmatch(raw):
+            raise ValueError(
+                "is not an argon2 hash (it must not be the password itself); make one with "
+                "`python -m app admin hash-password`"
+            )
+        return SecretStr(raw)
+
+
 _S = TypeVar("_S", bound=DatabaseSettings)
+
+
+_MISSING = {
+    "ADMIN_PANEL_PASSWORD_HASH": "is required: the panel has no default password; make a hash "
+    "with `python -m app admin hash-password` and set it",
+}
 
 
 class ConfigError(Exception):
@@ -189,7 +230,9 @@ def load_settings(cls: type[_S]) -> _S:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
             name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
-            reason = "is required" if error["type"] == "missing" else error["msg"]
+            reason = (
+                _MISSING.get(name, "is required") if error["type"] == "missing" else error["msg"]
+            )
             reason = reason.removeprefix("Value error, ")
             problems.append(f"{name} {reason}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

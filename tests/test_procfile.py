@@ -12,6 +12,7 @@ import aiohttp
 from sqlalchemy.engine import URL
 
 from app.bot.webhook import SECRET_HEADER
+from tests.admin_helpers import admin_env, wait_serving
 from tests.fake_api import FakeBotAPI
 from tests.harness import BOT_TOKEN
 from tests.processes import REPO_ROOT, BotProcess, bot_env
@@ -64,7 +65,7 @@ async def _healthy(base: str, bot: BotProcess) -> dict[str, object]:
 
 async def test_every_procfile_role(pg_url: URL, tmp_path: Path) -> None:
     roles = procfile()
-    assert set(roles) == {"release", "web", "worker"}, "a new role needs its test here"
+    assert set(roles) == {"release", "web", "worker", "admin"}, "a new role needs its test here"
     port = _free_port()
     extra = {
         "WEBHOOK_URL": WEBHOOK_URL,
@@ -112,3 +113,13 @@ async def test_every_procfile_role(pg_url: URL, tmp_path: Path) -> None:
             assert await worker.stop() == 0, worker.output
         summary = next(r for r in worker.records() if r["event"] == "schema ready")
         assert summary["revision_before"] == summary["revision_after"] == head()
+
+        # admin: the web panel beside the bot; serves its sign-in page, never migrates.
+        admin_port = _free_port()
+        admin = await _run(roles["admin"], admin_env(pg_url, api.url, admin_port), tmp_path)
+        try:
+            await wait_serving(f"http://127.0.0.1:{admin_port}", admin)
+        finally:
+            assert await admin.stop() == 0, admin.output
+        ready = next(r for r in admin.records() if r["event"] == "schema ready")
+        assert ready["role"] == "admin" and ready["steps"] == 0

@@ -1,0 +1,15 @@
+"""The panel's views, one module per part of the shop."""
+
+from __future__ import annotations
+
+from sqladmin import Admin
+
+from app.admin_panel.views.catalog import CategoryView, ProductView
+from app.admin_panel.views.orders import OrderView
+from app.admin_panel.views.stock import StockItemView, StockUploadView
+from app.admin_panel.views.users import UserView
+
+
+def add_views(admin: Admin) -> None:
+    for view in (ProductView, CategoryView, StockUploadView, StockItemView, OrderView, UserView):
+        admin.add_view(view)

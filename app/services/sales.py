@@ -1,0 +1,97 @@
+"""Sales figures for the web panel's dashboard: revenue per period and per day, and what needs
+the owner (paid but undelivered, refunds due, low stock).
+
+A sale is an order in status ``delivered``, at the time it was paid (as in
+:mod:`app.services.stats`); refunded orders count neither as sales nor as revenue. Days are UTC
+days. Each figure is one aggregate query, however many orders there are.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utcnow
+from app.db.models import Order, OrderStatus
+from app.services.products import ProductRow, product_rows
+from app.services.stats import Period, RefundDue, refund_due_orders
+
+CHART_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    sales: int
+    revenue: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: Period
+    week: Period
+    month: Period
+    days: list[Day]  # the last CHART_DAYS UTC days, oldest first, today last
+    undelivered: int  # paid (and sold) but not handed over yet
+    refund_due_count: int
+    refund_due: list[RefundDue]
+    low_stock: list[ProductRow]
+
+
+def _midnight(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _sold_between(start: datetime, end: datetime) -> Any:
+    paid_at = func.coalesce(Order.paid_at, Order.created_at)
+    return and_(paid_at >= start, paid_at < end)
+
+
+async def daily_sales(session: AsyncSession, now: datetime, days: int = CHART_DAYS) -> list[Day]:
+    """Sales and revenue per UTC day for the last ``days`` days, in one query."""
+    first = _midnight(now) - timedelta(days=days - 1)
+    bounds = [first + timedelta(days=i) for i in range(days + 1)]
+    columns = []
+    for start, end in itertools.pairwise(bounds):
+        in_day = _sold_between(start, end)
+        columns.append(func.coalesce(func.sum(case((in_day, 1), else_=0)), 0))
+        columns.append(func.coalesce(func.sum(case((in_day, Order.amount), else_=0)), 0))
+    stmt = select(*columns).where(
+        Order.status == OrderStatus.DELIVERED.value, _sold_between(first, bounds[-1])
+    )
+    row = (await session.execute(stmt)).one()
+    return [Day(bounds[i].date(), int(row[2 * i]), int(row[2 * i + 1])) for i in range(days)]
+
+
+def _sum(days: list[Day]) -> Period:
+    return Period(sum(d.sales for d in days), sum(d.revenue for d in days))
+
+
+async def dashboard(session: AsyncSession, now: datetime | None = None) -> Dashboard:
+    now = now or utcnow()
+    days = await daily_sales(session, now)
+    undelivered = await session.scalar(
+        select(func.count(Order.id)).where(
+            Order.status == OrderStatus.DELIVERED.value,
+            Order.paid_at.is_not(None),
+            Order.delivered_at.is_(None),
+        )
+    )
+    due_count = await session.scalar(
+        select(func.count(Order.id)).where(Order.status == OrderStatus.REFUND_DUE.value)
+    )
+    return Dashboard(
+        today=_sum(days[-1:]),
+        week=_sum(days[-7:]),
+        month=_sum(days),
+        days=days,
+        undelivered=int(undelivered or 0),
+        refund_due_count=int(due_count or 0),
+        refund_due=await refund_due_orders(session),
+        low_stock=[row for row in await product_rows(session) if row.low_stock],
+    )
