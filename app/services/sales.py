@@ -1,9 +1,10 @@
 """Sales figures for the web panel's dashboard: revenue per period and per day, and what needs
 the owner (paid but undelivered, refunds due, low stock).
 
-A sale is an order in status ``delivered``, at the time it was paid (as in
-:mod:`app.services.stats`); refunded orders count neither as sales nor as revenue. Days are UTC
-days. Each figure is one aggregate query, however many orders there are.
+A sale is an order paid for and not refunded (``paid``: the goods are on their way, or
+``delivered``), at the time it was paid; refunded orders and refunds due count neither as sales
+nor as revenue. Days are UTC days. Each figure is one aggregate query, however many orders
+there are.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -22,6 +23,7 @@ from app.services.products import ProductRow, product_rows
 from app.services.stats import Period, RefundDue, refund_due_orders
 
 CHART_DAYS = 30
+SOLD = (OrderStatus.PAID.value, OrderStatus.DELIVERED.value)
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Dashboard:
     week: Period
     month: Period
     days: list[Day]  # the last CHART_DAYS UTC days, oldest first, today last
-    undelivered: int  # paid (and sold) but not handed over yet
+    undelivered: int  # paid, but the goods are not handed over yet
     refund_due_count: int
     refund_due: list[RefundDue]
     low_stock: list[ProductRow]
@@ -61,9 +63,7 @@ async def daily_sales(session: AsyncSession, now: datetime, days: int = CHART_DA
         in_day = _sold_between(start, end)
         columns.append(func.coalesce(func.sum(case((in_day, 1), else_=0)), 0))
         columns.append(func.coalesce(func.sum(case((in_day, Order.amount), else_=0)), 0))
-    stmt = select(*columns).where(
-        Order.status == OrderStatus.DELIVERED.value, _sold_between(first, bounds[-1])
-    )
+    stmt = select(*columns).where(Order.status.in_(SOLD), _sold_between(first, bounds[-1]))
     row = (await session.execute(stmt)).one()
     return [Day(bounds[i].date(), int(row[2 * i]), int(row[2 * i + 1])) for i in range(days)]
 
@@ -77,9 +77,10 @@ async def dashboard(session: AsyncSession, now: datetime | None = None) -> Dashb
     days = await daily_sales(session, now)
     undelivered = await session.scalar(
         select(func.count(Order.id)).where(
-            Order.status == OrderStatus.DELIVERED.value,
-            Order.paid_at.is_not(None),
-            Order.delivered_at.is_(None),
+            or_(
+                Order.status == OrderStatus.PAID.value,
+                and_(Order.status == OrderStatus.DELIVERED.value, Order.delivered_at.is_(None)),
+            )
         )
     )
     due_count = await session.scalar(

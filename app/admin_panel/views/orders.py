@@ -24,7 +24,7 @@ from app.db.models import Order, OrderStatus, Product
 
 log = structlog.get_logger(__name__)
 
-REFUNDABLE = (OrderStatus.DELIVERED.value, OrderStatus.REFUND_DUE.value)
+REFUNDABLE = (OrderStatus.PAID.value, OrderStatus.DELIVERED.value, OrderStatus.REFUND_DUE.value)
 
 
 def refundable(order: Order) -> bool:
