@@ -10,7 +10,8 @@ does and never changes the schema.
     python -m app product add --slug SLUG --title TITLE --price STARS [--category NAME]
                               [--description TEXT]
     python -m app product list
-    python -m app stock import --product SLUG [--csv] FILE    (FILE "-" reads stdin)
+    python -m app stock import --product SLUG [--csv] [--header auto|skip|keep] FILE
+                                                    (FILE "-" reads stdin)
     python -m app [--no-migrate] COMMAND …    (or COMMAND … --no-migrate)
     python -m app migrations lint [REVISION …]   (no database needed; see app.migrations_cli)
 
@@ -44,6 +45,7 @@ from app.services import products as catalog
 from app.services import stock
 from app.services.products import ShopInputError
 from app.services.tx import begin_write
+from app.stock_import import import_items
 
 CommandHandler = Callable[[argparse.Namespace, async_sessionmaker[AsyncSession]], Awaitable[int]]
 StandaloneHandler = Callable[[argparse.Namespace, DatabaseSettings], Awaitable[int]]
@@ -125,26 +127,38 @@ async def _read(source: str) -> bytes:
     return await asyncio.to_thread(Path(source).read_bytes)
 
 
+def _unreadable(name: str, exc: ValueError) -> str:
+    """Why nothing of the upload ``name`` was added."""
+    if isinstance(exc, stock.UploadTooLargeError):
+        return (
+            f"the upload is over {stock.MAX_UPLOAD_BYTES // 2**20} MB; split it; nothing was added"
+        )
+    if isinstance(exc, stock.MalformedCsvError):
+        if exc.too_large:
+            kb = stock.MAX_CSV_FIELD // 1024
+            return f"{name} line {exc.line}: a CSV field over {kb} KiB; nothing was added"
+        return f"{name} line {exc.line}: malformed CSV ({exc.reason}); nothing was added"
+    return f"{name} is not UTF-8 text; nothing was added"
+
+
 async def stock_import(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
     try:
         data = await _read(args.file)
     except OSError as exc:
         return _fail(f"cannot read {args.file}: {exc.strerror or exc}")
     csv_format = args.csv or stock.is_csv(args.file)
+    try:
+        parsed = stock.read_upload(data, csv_format=csv_format, header=args.header)
+    except (stock.NotTextError, stock.UploadTooLargeError, stock.MalformedCsvError) as exc:
+        return _fail(_unreadable("stdin" if args.file == "-" else args.file, exc))
     async with factory() as session:
-        await begin_write(session)
         try:
             product = await catalog.require_product(session, args.product)
-            result = await stock.import_bytes(session, product.id, data, csv_format=csv_format)
         except ShopInputError as exc:
             return _input_error(exc)
-        except stock.NotTextError:
-            name = "stdin" if args.file == "-" else args.file
-            return _fail(f"{name} is not UTF-8 text; nothing was added")
-        except stock.UploadTooLargeError:
-            mb = stock.MAX_UPLOAD_BYTES // 2**20
-            return _fail(f"the upload is over {mb} MB; split it; nothing was added")
-        await session.commit()
+        result = await import_items(session, product.id, parsed)
+    if result.header is not None:
+        print(f"skipped the header row {result.header!r} (use --header keep to add it)")
     print(
         f"{product.slug}: added {result.added}, duplicates {result.duplicates}, "
         f"blank lines skipped {result.blank}"
@@ -195,6 +209,13 @@ def register_commands(commands: Any) -> None:
     )
     upload.add_argument("--product", required=True, metavar="SLUG")
     upload.add_argument("--csv", action="store_true", help="take the first CSV column")
+    upload.add_argument(
+        "--header",
+        choices=("auto", "skip", "keep"),
+        default="auto",
+        help="CSV: the first row is a header to skip when its first cell is a column name "
+        "such as 'key' or 'code' (auto, the default), always (skip) or never (keep)",
+    )
     upload.add_argument("file", metavar="FILE", help="a .txt or .csv file, or - for stdin")
     upload.set_defaults(handler=stock_import)
 

@@ -12,6 +12,7 @@ from app.db.models import ItemStatus, StockItem
 from app.i18n import translator
 from app.services import stock
 from app.services.stock import ImportResult
+from app.stock_import import import_items
 from tests.harness import ADMIN_ID, RunningBot
 from tests.shop_helpers import (
     Customer,
@@ -51,8 +52,8 @@ async def test_import_rejects_duplicates_within_the_upload_and_against_stock(
     product_id = await seed_product(session_factory, "Key", 10, ["OLD-1"], slug="key")
     other = await seed_product(session_factory, "Other", 10, ["NEW-1"], slug="other")
     async with session_factory() as session:
-        result = await stock.import_text(session, product_id, "NEW-1\n OLD-1\nNEW-2\n\nNEW-1\n")
-        await session.commit()
+        upload = stock.read_upload("NEW-1\n OLD-1\nNEW-2\n\nNEW-1\n")
+        result = await import_items(session, product_id, upload)
     assert result == ImportResult(added=2, duplicates=2, blank=1)
     items = await items_of(session_factory, product_id)
     assert sorted(i.content for i in items) == ["NEW-1", "NEW-2", "OLD-1"]
@@ -62,8 +63,7 @@ async def test_import_rejects_duplicates_within_the_upload_and_against_stock(
     assert [i.content for i in await items_of(session_factory, other)] == ["NEW-1"]
 
     async with session_factory() as session:
-        again = await stock.import_text(session, product_id, "NEW-2\nOLD-1\n")
-        await session.commit()
+        again = await import_items(session, product_id, stock.read_upload("NEW-2\nOLD-1\n"))
     assert again == ImportResult(added=0, duplicates=2, blank=0)
 
 
@@ -76,9 +76,9 @@ async def test_concurrent_overlapping_uploads_neither_crash_nor_duplicate(
 
     async def upload(lines: list[str]) -> ImportResult:
         async with session_factory() as session:
-            result = await stock.import_text(session, product_id, "\n".join(lines))
-            await session.commit()
-            return result
+            return await import_items(
+                session, product_id, stock.read_upload("\n".join(lines)), batch_rows=100
+            )
 
     results = await asyncio.gather(upload(first), upload(second))
     assert sum(r.added for r in results) == 900
@@ -92,9 +92,8 @@ async def test_import_bytes_adds_nothing_from_a_binary_file(
     session_factory: SessionFactory,
 ) -> None:
     product_id = await seed_product(session_factory, "Key", 10, slug="key")
-    async with session_factory() as session:
-        with pytest.raises(stock.NotTextError):
-            await stock.import_bytes(session, product_id, b"GOOD-KEY\n" + PNG)
+    with pytest.raises(stock.NotTextError):
+        stock.read_upload(b"GOOD-KEY\n" + PNG)  # refused before anything is written
     assert await items_of(session_factory, product_id) == []
 
 
@@ -148,11 +147,13 @@ async def test_stock_from_txt_and_csv_documents(shop: RunningBot) -> None:
     await admin.send("/stock game-key")
     await _send_file(admin, b"code,note\nF3,x\nF2,y\n\n", "keys.csv")
     assert admin.texts()[-1] == (
-        "Game key: added 2, duplicates rejected 1, blank lines skipped 1. Available now: 4."
+        "Game key: added 1, duplicates rejected 1, blank lines skipped 1. Available now: 3.\n"
+        "The first row “code” is a column header: it was not added. (To add it, send the file "
+        "as .txt.)"
     )
     assert len(shop.api.calls_of("getFile")) == 2
     contents = sorted(i.content for i in await items_of(shop.session_factory, product_id))
-    assert contents == ["F1", "F2", "F3", "code"]
+    assert contents == ["F1", "F2", "F3"]  # the header row is not for sale
 
 
 async def test_a_file_that_is_not_text_adds_nothing(shop: RunningBot) -> None:

@@ -1,17 +1,30 @@
-"""Stock upload: one item per line of pasted text or of a .txt/.csv file.
+"""Stock upload: one item per line of pasted text or of a .txt file, or the first column of a
+.csv file.
 
 Blank lines are skipped and surrounding whitespace stripped. An item equal to another one of the
 same upload, or to one the product already has, is a duplicate: it is counted, never added.
 The database's unique (product_id, fingerprint) constraint is the final word, so two uploads
 racing each other insert with ``ON CONFLICT DO NOTHING`` and neither crashes.
+
+A CSV file is read as the csv module reads Excel's dialect (its delimiter, ``,``, ``;`` or a
+tab, found by :class:`csv.Sniffer`), strictly: a quote that is not
+closed, or text after a closing quote, is a :class:`MalformedCsvError` naming the line, and so
+is a field over :data:`MAX_CSV_FIELD` (the csv module's limit). A first row whose first cell is
+a column name (``key``, ``code``, ``license key``, ``ключ``…) is a header, not an item: it is
+skipped and reported. Nothing of a malformed upload is added: an upload is parsed whole first.
+
+This module reads and writes through the session it is given and never commits: the import
+itself, in short transactions, is :mod:`app.stock_import`.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,8 +34,23 @@ from app.db.base import utcnow
 from app.db.models import ItemKind, ItemStatus, StockItem
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_CSV_FIELD = 128 * 1024  # characters; the csv module's own default limit
 TEXT_EXTENSIONS = (".txt", ".csv")
-_BATCH = 500
+Header = Literal["auto", "skip", "keep"]  # the first CSV row: detect, always skip, never skip
+# Column names a seller's spreadsheet puts above the keys (compared in lower case, with "_",
+# "-", "#", ":" and quotes taken as spaces).
+HEADER_NAMES = frozenset(
+    {
+        *("key", "keys", "code", "codes", "item", "items", "content", "value", "values"),
+        *("license", "license key", "license keys", "licence", "licence key", "serial"),
+        *("serial number", "serial key", "product key", "cd key", "activation code"),
+        *("activation key", "voucher", "voucher code", "coupon", "coupon code", "gift card"),
+        *("gift code", "pin", "token", "account", "login", "stock", "goods"),
+        *("ключ", "ключи", "код", "коды", "товар", "лицензия", "серийный номер", "купон"),
+    }
+)
+_SNIFF_CHARS = 64 * 1024
+_HEADER_NOISE = re.compile(r"[_\-#:\"'`«»]+")
 
 
 class NotTextError(ValueError):
@@ -34,10 +62,22 @@ class UploadTooLargeError(ValueError):
     """The upload is over :data:`MAX_UPLOAD_BYTES`."""
 
 
+class MalformedCsvError(ValueError):
+    """The CSV file cannot be read; ``line`` is where (1-based), ``too_large`` for a field
+    over :data:`MAX_CSV_FIELD`."""
+
+    def __init__(self, line: int, reason: str, *, too_large: bool = False) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+        self.too_large = too_large
+
+
 @dataclass(frozen=True)
 class ParsedUpload:
     items: list[str]
     blank: int
+    header: str | None = None  # the CSV header row's first cell, when one was skipped
 
 
 @dataclass(frozen=True)
@@ -45,6 +85,7 @@ class ImportResult:
     added: int
     duplicates: int
     blank: int
+    header: str | None = None
 
 
 def fingerprint(content: str) -> str:
@@ -83,21 +124,67 @@ def is_csv(file_name: str | None) -> bool:
     return bool(file_name) and str(file_name).lower().endswith(".csv")
 
 
-def parse_upload(text: str, *, csv_format: bool = False) -> ParsedUpload:
-    """The items of an upload (stripped, in order, duplicates kept) and the blank-line count."""
-    if csv_format:
-        rows: list[str] = [row[0] if row else "" for row in csv.reader(text.splitlines())]
-    else:
-        rows = text.splitlines()
+def looks_like_header(cell: str) -> bool:
+    name = " ".join(_HEADER_NOISE.sub(" ", cell).split()).lower()
+    return name in HEADER_NAMES
+
+
+def csv_delimiter(text: str) -> str:
+    """``,``, or ``;`` or a tab where the file uses one throughout (a spreadsheet saved in a
+    locale whose decimal separator is the comma writes ``;``)."""
+    sample = text[:_SNIFF_CHARS].rsplit("\n", 1)[0] if len(text) > _SNIFF_CHARS else text
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:  # one column, or nothing consistent: the comma
+        return ","
+
+
+def _csv_rows(text: str) -> list[str]:
+    """The first cell of every row ("" for an empty row); :class:`MalformedCsvError`."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text), strict=True)
+    first_cells: list[str] = []
+    while True:
+        start = reader.line_num + 1  # where the next row begins: where to look if it fails
+        try:
+            row = next(reader)
+        except StopIteration:
+            return first_cells
+        except csv.Error as exc:
+            reason = str(exc)
+            too_large = "field larger than field limit" in reason
+            raise MalformedCsvError(start, reason, too_large=too_large) from None
+        first_cells.append(row[0] if row else "")
+
+
+def parse_upload(text: str, *, csv_format: bool = False, header: Header = "auto") -> ParsedUpload:
+    """The items of an upload (stripped, in order, duplicates kept) and the blank-line count.
+
+    ``header`` applies to CSV only: the first non-blank row is skipped when it looks like a
+    header (``auto``), always (``skip``) or never (``keep``).
+    """
+    rows = _csv_rows(text) if csv_format else text.splitlines()
     items: list[str] = []
     blank = 0
+    skipped: str | None = None
     for row in rows:
         item = row.strip()
-        if item:
-            items.append(item)
-        else:
+        if not item:
             blank += 1
-    return ParsedUpload(items, blank)
+        elif csv_format and not items and skipped is None and _is_header(item, header):
+            skipped = item
+        else:
+            items.append(item)
+    return ParsedUpload(items, blank, skipped)
+
+
+def _is_header(cell: str, header: Header) -> bool:
+    return header == "skip" or (header == "auto" and looks_like_header(cell))
+
+
+def unique_items(parsed: ParsedUpload) -> list[str]:
+    """The distinct items, sorted: two uploads racing on PostgreSQL then take the unique
+    index's locks in the same order (one waits for the other instead of deadlocking)."""
+    return sorted(set(parsed.items))
 
 
 def _insert(dialect: str) -> Any:
@@ -108,45 +195,36 @@ def _insert(dialect: str) -> Any:
     raise NotImplementedError(f"stock import does not support the {dialect} dialect")
 
 
-async def add_items(session: AsyncSession, product_id: int, parsed: ParsedUpload) -> ImportResult:
-    """Insert the new items of an upload; flushes, the caller commits."""
-    # Sorted, so that two uploads racing on PostgreSQL take the unique-index locks in the same
-    # order (one waits for the other instead of deadlocking).
-    unique = sorted(set(parsed.items))
-    dialect = session.get_bind().dialect.name
+async def insert_items(session: AsyncSession, product_id: int, items: list[str]) -> int:
+    """Insert the items the product does not have yet (one statement); returns how many were
+    added. Flushes; the caller commits."""
+    if not items:
+        return 0
     now = utcnow()
-    added = 0
-    for start in range(0, len(unique), _BATCH):
-        rows = [
-            {
-                "product_id": product_id,
-                "kind": ItemKind.TEXT.value,
-                "content": item,
-                "fingerprint": fingerprint(item),
-                "status": ItemStatus.AVAILABLE.value,
-                "created_at": now,
-            }
-            for item in unique[start : start + _BATCH]
-        ]
-        stmt: Insert = (
-            _insert(dialect)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["product_id", "fingerprint"])
-            .returning(StockItem.id)
-        )
-        added += len((await session.execute(stmt)).all())
-    return ImportResult(added=added, duplicates=len(parsed.items) - added, blank=parsed.blank)
+    rows = [
+        {
+            "product_id": product_id,
+            "kind": ItemKind.TEXT.value,
+            "content": item,
+            "fingerprint": fingerprint(item),
+            "status": ItemStatus.AVAILABLE.value,
+            "created_at": now,
+        }
+        for item in items
+    ]
+    stmt: Insert = (
+        _insert(session.get_bind().dialect.name)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["product_id", "fingerprint"])
+        .returning(StockItem.id)
+    )
+    return len((await session.execute(stmt)).all())
 
 
-async def import_text(
-    session: AsyncSession, product_id: int, text: str, *, csv_format: bool = False
-) -> ImportResult:
-    parsed = parse_upload(check_text(text), csv_format=csv_format)
-    return await add_items(session, product_id, parsed)
-
-
-async def import_bytes(
-    session: AsyncSession, product_id: int, data: bytes, *, csv_format: bool = False
-) -> ImportResult:
-    """Decode (or raise :class:`NotTextError` / :class:`UploadTooLargeError`), then import."""
-    return await import_text(session, product_id, decode_upload(data), csv_format=csv_format)
+def read_upload(
+    data: str | bytes, *, csv_format: bool = False, header: Header = "auto"
+) -> ParsedUpload:
+    """Decode (bytes) or check (pasted text), then parse; raises before anything is written:
+    :class:`NotTextError`, :class:`UploadTooLargeError`, :class:`MalformedCsvError`."""
+    text = decode_upload(data) if isinstance(data, bytes) else check_text(data)
+    return parse_upload(text, csv_format=csv_format, header=header)

@@ -1,4 +1,6 @@
-"""Telegram refusing the bot: injected errors, blocked users, chats that were never started."""
+"""Telegram refusing the bot: injected errors (the Bot API's JSON errors, answered at once or
+slowly; a proxy's non-JSON page; a failing file download), blocked users, chats that were
+never started."""
 
 from __future__ import annotations
 
@@ -17,11 +19,20 @@ class Fault:
     error: ApiError
     chat_id: int | None
     times: int
+    delay: float = 0.0  # seconds before the error is answered (a slow upstream)
+    page: str | None = None  # a non-JSON body (an HTML page from a proxy) instead of the JSON
+
+
+@dataclass
+class DownloadFault:
+    status: int
+    times: int
 
 
 class Faults:
     store: Store
     _faults: list[Fault]
+    _download_faults: list[DownloadFault]
 
     def fail_next(
         self,
@@ -32,10 +43,29 @@ class Faults:
         retry_after: int | None = None,
         chat_id: int | None = None,
         times: int = 1,
+        delay: float = 0.0,
+        page: str | None = None,
     ) -> None:
-        """The next ``times`` calls of ``method`` (to ``chat_id``, if given) get this error."""
+        """The next ``times`` calls of ``method`` (to ``chat_id``, if given) get this error,
+        after ``delay`` seconds; with ``page``, as that text/html body instead of the Bot
+        API's JSON (what a proxy in front of the Bot API answers with a 502, for example)."""
         error = ApiError(error_code, description, retry_after=retry_after)
-        self._faults.append(Fault(canonical(method), error, chat_id, times))
+        self._faults.append(Fault(canonical(method), error, chat_id, times, delay, page))
+
+    def fail_downloads(self, status: int, *, times: int = 1) -> None:
+        """The next ``times`` file downloads (``/file/bot<token>/<path>``) get this HTTP
+        status, with the JSON error the Bot API server answers there."""
+        self._download_faults.append(DownloadFault(status, times))
+
+    def _download_fault(self) -> ApiError | None:
+        if not self._download_faults:
+            return None
+        fault = self._download_faults[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            self._download_faults.pop(0)
+        reasons = {404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway"}
+        return ApiError(fault.status, reasons.get(fault.status, "Error"))
 
     def block_user(self, chat_id: int) -> None:
         """The user blocked the bot (having started it once): sends get 403 until unblocked."""
@@ -45,13 +75,15 @@ class Faults:
     def unblock_user(self, chat_id: int) -> None:
         self.store.blocked.discard(chat_id)
 
-    def _inject_fault(self, method: str, params: JSON) -> None:
+    def _inject_fault(self, method: str, params: JSON) -> Fault | None:
+        """The fault this call gets (taken off the list once used up), if any."""
         for fault in self._faults:
             if fault.method == method and fault.chat_id in (None, params.get("chat_id")):
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
-                raise fault.error
+                return fault
+        return None
 
     def _check_recipient(self, method: str, params: JSON) -> None:
         """A user's private chat takes messages only once they started the bot, and not after

@@ -18,7 +18,7 @@ from types import TracebackType
 from aiohttp import web
 
 from tests.fake_api.builders import UpdateBuilders
-from tests.fake_api.faults import Fault, Faults
+from tests.fake_api.faults import DownloadFault, Fault, Faults
 from tests.fake_api.methods import Handler, Methods
 from tests.fake_api.payments import Payments
 from tests.fake_api.protocol import (
@@ -89,6 +89,7 @@ class FakeBotAPI(UpdateBuilders, Faults):
         self.ledger = StarLedger()
         self._hooks: dict[str, list[Hook]] = {}
         self._faults: list[Fault] = []
+        self._download_faults: list[DownloadFault] = []
         self._waiters: list[_Waiter] = []
         self._runner: web.AppRunner | None = None
         self._handlers: dict[str, Handler] = {
@@ -164,7 +165,8 @@ class FakeBotAPI(UpdateBuilders, Faults):
             api_request = await read_request(request, spec)
             self._record(spec.name, api_request.params)
             await self._run_hooks(spec.name, api_request.params)
-            self._inject_fault(spec.name, api_request.params)
+            if (fault := self._inject_fault(spec.name, api_request.params)) is not None:
+                return await self._fault_response(fault)
             check_required(spec, api_request.params)
             self._check_recipient(spec.name, api_request.params)
             result = await handler(api_request)
@@ -172,10 +174,20 @@ class FakeBotAPI(UpdateBuilders, Faults):
             return error.response()
         return web.json_response({"ok": True, "result": result})
 
+    async def _fault_response(self, fault: Fault) -> web.Response:
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.page is not None:
+            status = fault.error.error_code
+            return web.Response(status=status, text=fault.page, content_type="text/html")
+        return fault.error.response()
+
     async def _download(self, request: web.Request) -> web.Response:
         stored = self.store.files_by_path.get(request.match_info["path"])
         if request.match_info["token"] != self.token or stored is None:
             return ApiError(404, "Not Found").response()
+        if (error := self._download_fault()) is not None:
+            return error.response()
         return web.Response(body=stored.content, content_type=stored.mime_type)
 
     async def _not_found(self, _: web.Request) -> web.Response:

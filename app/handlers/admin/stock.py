@@ -1,7 +1,9 @@
 """/stock <slug>: add items to a product, pasted one per line or sent as a .txt/.csv file.
 
 The items may follow in the same message (on the lines after the command, or as the document
-the command is the caption of), or in the next message.
+the command is the caption of), or in the next message. Every upload gets an answer: its
+counts, or why nothing was added (not text, too large, a malformed CSV file, a download that
+failed).
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import aiohttp
 import structlog
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Document, Message
@@ -22,10 +25,12 @@ from app.i18n import Translator
 from app.services import products as catalog
 from app.services import stock
 from app.services.products import ShopInputError
-from app.services.tx import begin_write
+from app.stock_import import import_items
 
 router = Router(name=__name__)
 log = structlog.get_logger(__name__)
+
+DOWNLOAD_TIMEOUT = 60  # seconds for a file of up to MAX_UPLOAD_BYTES
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,19 @@ class Target:
 
     product_id: int
     title: str
+
+
+def _refusal(t: Translator, exc: ValueError, *, pasted: bool) -> str:
+    """Why nothing of this upload was added."""
+    if isinstance(exc, stock.UploadTooLargeError):
+        return t("owner.stock.too_large", mb=stock.MAX_UPLOAD_BYTES // 2**20)
+    if isinstance(exc, stock.MalformedCsvError):
+        if exc.too_large:
+            return t(
+                "owner.stock.csv_field_too_large", line=exc.line, kb=stock.MAX_CSV_FIELD // 1024
+            )
+        return t("owner.stock.csv_malformed", line=exc.line)
+    return t("owner.stock.control_chars" if pasted else "owner.stock.not_text")
 
 
 async def _import(
@@ -45,24 +63,13 @@ async def _import(
     *,
     csv_format: bool = False,
 ) -> None:
-    await begin_write(session)
+    await session.commit()  # parsing a large file takes a while: no transaction meanwhile
     try:
-        if isinstance(upload, bytes):
-            result = await stock.import_bytes(
-                session, target.product_id, upload, csv_format=csv_format
-            )
-        else:
-            result = await stock.import_text(session, target.product_id, upload)
-    except stock.NotTextError:
-        await session.rollback()
-        key = "owner.stock.not_text" if isinstance(upload, bytes) else "owner.stock.control_chars"
-        await message.answer(t(key))
+        parsed = stock.read_upload(upload, csv_format=csv_format)
+    except (stock.NotTextError, stock.UploadTooLargeError, stock.MalformedCsvError) as exc:
+        await message.answer(_refusal(t, exc, pasted=isinstance(upload, str)))
         return
-    except stock.UploadTooLargeError:
-        await session.rollback()
-        await message.answer(t("owner.stock.too_large", mb=stock.MAX_UPLOAD_BYTES // 2**20))
-        return
-    await session.commit()
+    result = await import_items(session, target.product_id, parsed)
     available = (await catalog.product_rows(session, target.product_id))[0].available
     log.info(
         "stock imported",
@@ -70,6 +77,7 @@ async def _import(
         added=result.added,
         duplicates=result.duplicates,
         blank=result.blank,
+        header_skipped=result.header is not None,
     )
     text = t(
         "owner.stock.result",
@@ -79,16 +87,25 @@ async def _import(
         blank=result.blank,
         available=available,
     )
+    if result.header is not None:
+        text += "\n" + t("owner.stock.header_skipped", header=result.header)
     await reply(session, message, text)
 
 
 async def _download(bot: Bot, document: Document) -> bytes | None:
-    """The file's bytes; None when Telegram would not give them."""
+    """The file's bytes; None when Telegram would not give them (getFile or the download
+    failed, answered something that is not the Bot API's JSON, or timed out)."""
     buffer = io.BytesIO()
     try:
-        await bot.download(document, destination=buffer)
+        await bot.download(document, destination=buffer, timeout=DOWNLOAD_TIMEOUT)
     except TelegramAPIError as exc:
         log.warning("stock file download failed", error=exc.message)
+        return None
+    except aiohttp.ClientResponseError as exc:  # the file URL answered an HTTP error
+        log.warning("stock file download failed", status=exc.status, error=exc.message)
+        return None
+    except (ClientDecodeError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("stock file download failed", error=type(exc).__name__)
         return None
     return buffer.getvalue()
 
