@@ -79,6 +79,15 @@ def _values(enum_cls: type[enum.StrEnum]) -> str:
 
 class User(TimestampMixin, Base):
     __tablename__ = "users"
+    __table_args__ = (
+        # The bot reloads the banned ids every few seconds: a read as short as the ban list.
+        Index(
+            "ix_users_banned",
+            "id",
+            postgresql_where=text("banned_at IS NOT NULL"),
+            sqlite_where=text("banned_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     username: Mapped[str | None] = mapped_column(String(64))
@@ -87,6 +96,9 @@ class User(TimestampMixin, Base):
     is_blocked: Mapped[bool] = mapped_column(default=False, server_default=false())
     last_seen_at: Mapped[datetime] = mapped_column(
         default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+    banned_at: Mapped[datetime | None] = mapped_column(
+        comment="set by the owner: the bot ignores this user's updates (payments excepted)"
     )
 
 

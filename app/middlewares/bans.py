@@ -1,0 +1,87 @@
+"""Updates from banned users are dropped before any handler runs.
+
+The banned ids (``users.banned_at``, set from the web panel) are read again every
+:data:`REFRESH_SECONDS`, in a session of their own (one short query through a partial index),
+by one update while the others use the ids already read: the cost of an update does not depend on the number of users, and a
+ban reaches every replica within seconds. Payments are never dropped (the money is taken: the
+payment path settles it as always), nor are the owners' updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.types import TelegramObject, Update, User
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.services.bans import banned_ids
+
+log = structlog.get_logger(__name__)
+
+REFRESH_SECONDS = 5.0
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+def _is_payment(update: Update) -> bool:
+    message = update.message
+    return message is not None and (
+        message.successful_payment is not None or message.refunded_payment is not None
+    )
+
+
+class BanMiddleware(BaseMiddleware):
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        refresh_seconds: float = REFRESH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session_factory = session_factory
+        self.refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._banned: frozenset[int] | None = None
+        self._fresh_until = float("-inf")
+        self._loading: asyncio.Task[None] | None = None
+
+    def expire(self) -> None:
+        """Read the banned ids again on the next update."""
+        self._fresh_until = float("-inf")
+
+    async def _load(self) -> None:
+        try:
+            async with self.session_factory() as session:
+                self._banned = await banned_ids(session)
+        except Exception as exc:  # keep serving with the ids read before
+            log.warning("could not read the banned users", error=type(exc).__name__)
+        finally:
+            self._fresh_until = self._clock() + self.refresh_seconds
+            self._loading = None
+
+    async def banned(self) -> frozenset[int]:
+        """The banned ids; the update that finds them stale reads them again (the updates
+        arriving meanwhile use the ones read before, except before the first read)."""
+        if self._clock() >= self._fresh_until and self._loading is None:
+            self._loading = asyncio.create_task(self._load())
+            await asyncio.shield(self._loading)
+        elif self._banned is None and self._loading is not None:
+            await asyncio.shield(self._loading)
+        return self._banned or frozenset()
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None or not isinstance(event, Update) or _is_payment(event):
+            return await handler(event, data)
+        settings = data.get("settings")
+        if settings is not None and user.id in settings.admin_ids:
+            return await handler(event, data)
+        if user.id in await self.banned():
+            log.info("update from a banned user ignored")
+            return UNHANDLED
+        return await handler(event, data)

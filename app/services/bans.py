@@ -1,0 +1,32 @@
+"""Banning a user (the web panel): the bot then ignores their updates, payments excepted.
+
+A ban is ``users.banned_at``; the bot reads the banned ids every few seconds
+(:mod:`app.middlewares.bans`). Like every service these only flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utcnow
+from app.db.models import User
+from app.services.products import ShopInputError
+
+_BANNED = select(User.id).where(User.banned_at.is_not(None))
+
+
+async def set_banned(session: AsyncSession, user_id: int, banned: bool) -> bool:
+    """Ban or unban; returns False when the user already was so. Unknown user: ShopInputError."""
+    user = await session.get(User, user_id, with_for_update={"key_share": True})
+    if user is None:
+        raise ShopInputError("unknown_user", user_id=user_id)
+    if (user.banned_at is not None) == banned:
+        return False
+    user.banned_at = utcnow() if banned else None
+    await session.flush()
+    return True
+
+
+async def banned_ids(session: AsyncSession) -> frozenset[int]:
+    return frozenset(await session.scalars(_BANNED))

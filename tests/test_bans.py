@@ -1,0 +1,117 @@
+"""Bans: a banned user's updates are ignored by the bot within seconds, their payments never
+are, the owners cannot be banned out of their bot; the panel bans and unbans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL
+
+from app.db.models import OrderStatus, User
+from app.middlewares.bans import BanMiddleware
+from app.services.bans import banned_ids, set_banned
+from app.services.products import ShopInputError
+from tests.admin_helpers import panel_client, running_panel
+from tests.harness import ADMIN_ID, RunningBot
+from tests.schema import execute, scalar
+from tests.shop_helpers import Customer, SessionFactory, invoice_amount, orders_of, seed_product
+from tests.test_admin_views import _migrated
+
+BUYER = 7001
+
+
+def _bans(shop: RunningBot) -> BanMiddleware:
+    return next(m for m in shop.dispatcher.update.outer_middleware if isinstance(m, BanMiddleware))
+
+
+async def _ban(factory: SessionFactory, user_id: int, banned: bool = True) -> bool:
+    async with factory() as session:
+        changed = await set_banned(session, user_id, banned)
+        await session.commit()
+        return changed
+
+
+async def test_the_bot_ignores_a_banned_user_but_settles_their_payment(shop: RunningBot) -> None:
+    await seed_product(shop.session_factory, "Key", 5, ["KEY-1", "KEY-2"])
+    buyer = Customer(shop.api, shop.tracker, BUYER)
+    await buyer.send("/start")
+    await buyer.press("Catalog")
+    await buyer.press("Key")
+    await buyer.press("Buy")
+    invoice = buyer.invoices()[-1]
+    assert (await buyer.pre_checkout(invoice["payload"], invoice_amount(invoice)))["ok"]
+
+    assert await _ban(shop.session_factory, BUYER) is True
+    assert await _ban(shop.session_factory, BUYER) is False  # already banned
+    _bans(shop).expire()
+    before = len(shop.api.sent_to(BUYER))
+    await buyer.send("/start")
+    await buyer.send("/help")
+    assert len(shop.api.sent_to(BUYER)) == before, "a banned user gets no answer"
+    # The money was taken before the ban: the payment is settled as always.
+    await buyer.pay(invoice["payload"], invoice_amount(invoice))
+    [order] = await orders_of(shop.session_factory, BUYER)
+    assert order.status in (OrderStatus.PAID, OrderStatus.DELIVERED)
+
+    assert await _ban(shop.session_factory, BUYER, banned=False) is True
+    _bans(shop).expire()
+    answered = len(shop.api.sent_to(BUYER))
+    await buyer.send("/start")
+    assert len(shop.api.sent_to(BUYER)) > answered
+
+
+async def test_an_owner_is_never_banned_out(shop: RunningBot) -> None:
+    owner = Customer(shop.api, shop.tracker, ADMIN_ID)
+    await owner.send("/start")
+    assert await _ban(shop.session_factory, ADMIN_ID)
+    _bans(shop).expire()
+    before = len(shop.api.sent_to(ADMIN_ID))
+    await owner.send("/admin")
+    assert len(shop.api.sent_to(ADMIN_ID)) > before
+
+
+async def test_bans_are_read_again_after_the_interval(session_factory: SessionFactory) -> None:
+    async with session_factory() as session:
+        session.add_all([User(id=1), User(id=2)])
+        await session.commit()
+    now = [0.0]
+    bans = BanMiddleware(session_factory, refresh_seconds=5, clock=lambda: now[0])
+    assert await bans.banned() == frozenset()
+    await _ban(session_factory, 2)
+    now[0] = 4.9
+    assert await bans.banned() == frozenset(), "within the interval: the ids read before"
+    now[0] = 5.1
+    assert await bans.banned() == frozenset({2})
+    async with session_factory() as session:
+        assert await banned_ids(session) == frozenset({2})
+        with pytest.raises(ShopInputError):
+            await set_banned(session, 999, True)
+
+
+async def test_the_panel_bans_and_unbans(pg_url: URL, tmp_path: Path) -> None:
+    url = await _migrated(pg_url)
+    await execute(url, "INSERT INTO users (id, first_name) VALUES (4242, 'Mallory')")
+    async with (
+        running_panel(url, "http://127.0.0.1:9", tmp_path) as (base, process),
+        panel_client(base) as client,
+    ):
+        assert await client.sign_in() == 302
+        path = "/admin/user/details/4242"
+        token = await client.token(path)
+        assert (await client.post("/admin/user/ban/4242", {"ban": "1"})).status == 403
+        assert await scalar(url, "SELECT banned_at FROM users") is None
+        banned = await client.post("/admin/user/ban/4242", {"ban": "1", "csrf_token": token})
+        assert banned.status == 302
+        assert await scalar(url, "SELECT banned_at FROM users") is not None
+        page = (await client.page(path))[1]
+        assert 'id="unban"' in page
+        unbanned = await client.post("/admin/user/ban/4242", {"ban": "0", "csrf_token": token})
+        assert unbanned.status == 302
+        assert await scalar(url, "SELECT banned_at FROM users") is None
+        missing = await client.post("/admin/user/ban/1", {"ban": "1", "csrf_token": token})
+        assert missing.status == 404
+        status, listing = await client.page("/admin/user/list?search=mallory")
+        assert status == 200 and "4242" in listing
+    events = [r["event"] for r in process.records()]
+    assert events.count("user banned") == 1 and events.count("user unbanned") == 1
