@@ -2,9 +2,10 @@
 
 The banned ids (``users.banned_at``, set from the web panel) are read again every
 :data:`REFRESH_SECONDS`, in a session of their own (one short query through a partial index),
-by one update while the others use the ids already read: the cost of an update does not depend on the number of users, and a
-ban reaches every replica within seconds. Payments are never dropped (the money is taken: the
-payment path settles it as always), nor are the owners' updates.
+by one update while the others use the ids already read: the cost of an update does not
+depend on the number of users, and a ban reaches every replica within seconds. Payments are
+never dropped (the money is taken: the payment path settles it as always), nor are the
+owners' updates.
 """
 
 from __future__ import annotations

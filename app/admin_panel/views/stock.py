@@ -1,16 +1,19 @@
 """Stock: counts per product, uploads through the bot's import service, items masked.
 
-An upload is a .txt file (one item per line) or a .csv file (the first column), de-duplicated
-and reported exactly as the bot's /stock does. The item list never shows content: a key reads
+An upload is a .txt file (one item per line) or a .csv file (the first column; a header row is
+skipped and reported), parsed, de-duplicated, imported and reported exactly as the bot's
+/stock does (:mod:`app.stock_import`). The item list never shows content: a key reads
 ``ABCD…89`` until the owner reveals that one item (a POST with the CSRF token), and every
 reveal is logged with the item's id and the client's address, never the content.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, ClassVar
 
 import structlog
+from markupsafe import Markup
 from sqladmin import BaseView, ModelView, expose
 from sqladmin.filters import StaticValuesFilter
 from starlette.datastructures import UploadFile
@@ -20,30 +23,42 @@ from starlette.responses import Response
 
 from app.admin_panel.auth import client_address
 from app.admin_panel.context import panel
-from app.admin_panel.texts import PanelInputError, text
-from app.admin_panel.views.writes import write
+from app.admin_panel.texts import text
 from app.db.models import ItemStatus, StockItem
 from app.services import products, stock
 from app.services.stock_items import mask, reveal_item
+from app.stock_import import import_items
 
 log = structlog.get_logger(__name__)
 
 
+def _refusal(exc: ValueError) -> Markup:
+    """Why nothing of the upload was added, in the bot's words."""
+    if isinstance(exc, stock.UploadTooLargeError):
+        return text("owner.stock.too_large", mb=stock.MAX_UPLOAD_BYTES // 2**20)
+    if isinstance(exc, stock.MalformedCsvError):
+        if exc.too_large:
+            kb = stock.MAX_CSV_FIELD // 1024
+            return text("owner.stock.csv_field_too_large", line=exc.line, kb=kb)
+        return text("owner.stock.csv_malformed", line=exc.line)
+    return text("owner.stock.not_text")
+
+
 async def _import(request: Request, slug: str, upload: UploadFile) -> dict[str, Any]:
+    """Parse the whole file first (nothing is added from a bad one), then add its items in
+    the import's short transactions, exactly as the bot's /stock does."""
     data = await upload.read(stock.MAX_UPLOAD_BYTES + 1)
-    try:
-        async with write(request) as session:
-            product = await products.require_product(session, slug)
-            result = await stock.import_bytes(
-                session, product.id, data, csv_format=stock.is_csv(upload.filename)
-            )
-    except PanelInputError as exc:
-        return {"error": str(exc)}
-    except stock.NotTextError:
-        return {"error": text("owner.stock.not_text")}
-    except stock.UploadTooLargeError:
-        return {"error": text("owner.stock.too_large", mb=stock.MAX_UPLOAD_BYTES // 2**20)}
+    csv_format = stock.is_csv(upload.filename)
     async with panel(request).session_factory() as session:
+        product = await products.product_by_slug(session, slug)
+        if product is None:
+            return {"error": text("owner.error.unknown_product", slug=slug[:64])}
+        await session.commit()
+        try:
+            parsed = await asyncio.to_thread(stock.read_upload, data, csv_format=csv_format)
+        except (stock.NotTextError, stock.UploadTooLargeError, stock.MalformedCsvError) as exc:
+            return {"error": _refusal(exc)}
+        result = await import_items(session, product.id, parsed)
         available = (await products.product_rows(session, product.id))[0].available
     log.info(
         "stock imported",
@@ -51,6 +66,7 @@ async def _import(request: Request, slug: str, upload: UploadFile) -> dict[str, 
         added=result.added,
         duplicates=result.duplicates,
         blank=result.blank,
+        header_skipped=result.header is not None,
         source="admin panel",
     )
     report = text(
@@ -61,6 +77,8 @@ async def _import(request: Request, slug: str, upload: UploadFile) -> dict[str, 
         blank=result.blank,
         available=available,
     )
+    if result.header is not None:
+        report += Markup("<br>") + text("owner.stock.header_skipped", header=result.header)
     return {"report": report, "result": result, "chosen": slug}
 
 
