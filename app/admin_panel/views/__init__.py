@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqladmin import Admin
 
+from app.admin_panel.views.broadcasts import BroadcastView, NewBroadcastView
 from app.admin_panel.views.catalog import CategoryView, ProductView
 from app.admin_panel.views.orders import OrderView
 from app.admin_panel.views.stock import StockItemView, StockUploadView
@@ -11,5 +12,15 @@ from app.admin_panel.views.users import UserView
 
 
 def add_views(admin: Admin) -> None:
-    for view in (ProductView, CategoryView, StockUploadView, StockItemView, OrderView, UserView):
+    views = (
+        ProductView,
+        CategoryView,
+        StockUploadView,
+        StockItemView,
+        OrderView,
+        UserView,
+        BroadcastView,
+        NewBroadcastView,
+    )
+    for view in views:
         admin.add_view(view)
