@@ -1,0 +1,86 @@
+"""Refunds from the admin panel over HTTP: two confirmations at once reach Telegram once, an
+unpaid order cannot be refunded, and the page says what Telegram answered."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from app.db.base import utcnow
+from app.db.engine import create_engine, create_session_factory
+from app.db.models import Order, OrderStatus, User
+from tests.admin_helpers import panel_client, running_panel
+from tests.fake_api import FakeBotAPI
+from tests.harness import BOT_TOKEN
+from tests.schema import scalar
+from tests.shop_helpers import seed_product
+from tests.test_admin_views import _migrated
+
+BUYER = 9001
+
+
+async def _orders(url: URL) -> tuple[int, int]:
+    """A paid, delivered order (charge "charge-paid") and a pending one; their ids."""
+    engine = create_engine(url)
+    factory = create_session_factory(engine)
+    try:
+        product = await seed_product(factory, "Key", 40, ["K-1"], slug="key")
+        now = utcnow()
+        async with factory() as session:
+            session.add(User(id=BUYER))
+            await session.flush()
+            paid = Order(
+                user_id=BUYER, product_id=product, payload="p-paid", amount=40,
+                status=OrderStatus.DELIVERED.value, expires_at=now,
+                telegram_payment_charge_id="charge-paid",
+                paid_at=now, delivered_at=now,
+            )  # fmt: skip
+            pending = Order(
+                user_id=BUYER, product_id=product, payload="p-pending", amount=40,
+                status=OrderStatus.PENDING.value, expires_at=now,
+            )  # fmt: skip
+            session.add_all([paid, pending])
+            await session.commit()
+            return paid.id, pending.id
+    finally:
+        await engine.dispose()
+
+
+async def test_two_confirmations_at_once_refund_once(pg_url: URL, tmp_path: Path) -> None:
+    url = await _migrated(pg_url)
+    paid, pending = await _orders(url)
+    async with (
+        FakeBotAPI(BOT_TOKEN) as api,
+        running_panel(url, api.url, tmp_path) as (base, _),
+        panel_client(base) as client,
+    ):
+        api.start_bot(BUYER)
+        api.lost_payment(BUYER, "p-paid", 40, "charge-paid")  # in Telegram's ledger
+        assert await client.sign_in() == 302
+        page = (await client.page(f"/admin/order/refund/{paid}"))[1]
+        assert 'id="confirm-refund"' in page
+        token = await client.token(f"/admin/order/refund/{paid}")
+
+        async def confirm() -> str:
+            async with client.http.post(
+                f"{base}/admin/order/refund/{paid}", data={"csrf_token": token}
+            ) as response:
+                assert response.status == 200
+                return await response.text()
+
+        first, second = await asyncio.gather(confirm(), confirm())
+        reports = sorted(
+            "refunded" if "Refunded 40" in body else "already" for body in (first, second)
+        )
+        assert reports == ["already", "refunded"]
+        assert len(api.calls_of("refundStarPayment")) == 1
+        assert await scalar(url, f"SELECT status FROM orders WHERE id = {paid}") == "refunded"
+
+        # An order never paid: no button, and a forged confirmation is refused.
+        page = (await client.page(f"/admin/order/refund/{pending}"))[1]
+        assert 'id="confirm-refund"' not in page and 'id="not-refundable"' in page
+        refused = await client.post(f"/admin/order/refund/{pending}", {"csrf_token": token})
+        assert refused.status == 400
+        assert len(api.calls_of("refundStarPayment")) == 1
