@@ -116,3 +116,6 @@ async def test_catalog_and_stock_through_the_services(db_url: URL, tmp_path: Pat
     [revealed] = [r for r in process.records() if r["event"] == "stock item revealed"]
     assert revealed["item_id"] == item
     assert not any(key in process.output for key in KEYS), "a key reached the log"
+    assert "Traceback" not in process.output, "an input error is one line"
+    refused = [r for r in process.records() if str(r["event"]).startswith("form refused")]
+    assert len(refused) == 2  # slug taken, slug changed (the long title is the form's own check)

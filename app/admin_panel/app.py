@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from app.admin_panel import logs
 from app.admin_panel.auth import OwnerAuth, sign_out
 from app.admin_panel.context import PanelContext
 from app.admin_panel.csrf import csrf_token
@@ -42,6 +43,7 @@ def create_panel(
     *,
     throttle: SignInThrottle | None = None,
 ) -> Starlette:
+    logs.install()
     app = Starlette(routes=[Route("/", _to_admin)])
     auth = OwnerAuth(settings, throttle)
     admin = ShopAdmin(
