@@ -119,6 +119,8 @@ async def test_session_cookie_flags_and_sign_out(pg_url: URL, tmp_path: Path) ->
                 "/admin/login", {"password": PASSWORD, "csrf_token": token}
             )
             cookie = response.headers["Set-Cookie"].lower()
+            assert response.headers["X-Frame-Options"] == "DENY"
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
             assert "httponly" in cookie and "samesite=lax" in cookie
             assert "secure" not in cookie  # plain HTTP on loopback
             # GET /admin/logout (a link anyone could plant) does not sign the owner out.

@@ -8,6 +8,7 @@ from aiogram import Bot
 from sqladmin import Admin
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -15,6 +16,7 @@ from starlette.routing import Route
 from app.admin_panel import logs
 from app.admin_panel.auth import OwnerAuth, sign_out
 from app.admin_panel.context import PanelContext
+from app.admin_panel.cookies import SecurityHeadersMiddleware
 from app.admin_panel.csrf import csrf_token
 from app.admin_panel.throttle import SignInThrottle
 from app.admin_panel.views import add_views, dashboard
@@ -44,7 +46,9 @@ def create_panel(
     throttle: SignInThrottle | None = None,
 ) -> Starlette:
     logs.install()
-    app = Starlette(routes=[Route("/", _to_admin)])
+    app = Starlette(
+        routes=[Route("/", _to_admin)], middleware=[Middleware(SecurityHeadersMiddleware)]
+    )
     auth = OwnerAuth(settings, throttle)
     admin = ShopAdmin(
         app,
