@@ -10,7 +10,7 @@ from sqlalchemy.engine import URL
 
 from app.db.base import utcnow
 from app.db.engine import create_engine, create_session_factory
-from app.db.models import Order, OrderStatus, User
+from app.db.models import Order, OrderStatus, Payment, PaymentSource, User
 from tests.admin_helpers import panel_client, running_panel
 from tests.fake_api import FakeBotAPI
 from tests.harness import BOT_TOKEN
@@ -84,3 +84,38 @@ async def test_two_confirmations_at_once_refund_once(pg_url: URL, tmp_path: Path
         refused = await client.post(f"/admin/order/refund/{pending}", {"csrf_token": token})
         assert refused.status == 400
         assert len(api.calls_of("refundStarPayment")) == 1
+
+
+async def test_a_payment_of_the_ledger_refunded_from_its_page(pg_url: URL, tmp_path: Path) -> None:
+    url = await _migrated(pg_url)
+    await _orders(url)
+    engine = create_engine(url)
+    try:
+        async with create_session_factory(engine)() as session:
+            payment = Payment(
+                charge_id="charge-paid", user_id=BUYER, payload="p-paid", currency="XTR",
+                amount=40, paid_at=utcnow(), source=PaymentSource.UPDATE.value,
+            )  # fmt: skip
+            session.add(payment)
+            await session.commit()
+            payment_id = payment.id
+    finally:
+        await engine.dispose()
+    async with (
+        FakeBotAPI(BOT_TOKEN) as api,
+        running_panel(url, api.url, tmp_path) as (base, _),
+        panel_client(base) as client,
+    ):
+        api.start_bot(BUYER)
+        api.lost_payment(BUYER, "p-paid", 40, "charge-paid")
+        assert await client.sign_in() == 302
+        listing = (await client.page("/admin/payment/list?search=charge-paid"))[1]
+        assert "charge-paid" in listing
+        path = f"/admin/payment/refund/{payment_id}"
+        token = await client.token(path)
+        async with client.http.post(base + path, data={"csrf_token": token}) as response:
+            assert response.status == 200 and "Refunded 40" in await response.text()
+        async with client.http.post(base + path, data={"csrf_token": token}) as response:
+            assert "already refunded" in await response.text()
+        assert len(api.calls_of("refundStarPayment")) == 1
+        assert (await client.page("/admin/refund/list"))[0] == 200

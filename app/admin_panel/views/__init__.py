@@ -7,6 +7,7 @@ from sqladmin import Admin
 from app.admin_panel.views.broadcasts import BroadcastView, NewBroadcastView
 from app.admin_panel.views.catalog import CategoryView, ProductView
 from app.admin_panel.views.orders import OrderView
+from app.admin_panel.views.payments import PaymentView, RefundView
 from app.admin_panel.views.stock import StockItemView, StockUploadView
 from app.admin_panel.views.users import UserView
 
@@ -18,6 +19,8 @@ def add_views(admin: Admin) -> None:
         StockUploadView,
         StockItemView,
         OrderView,
+        PaymentView,
+        RefundView,
         UserView,
         BroadcastView,
         NewBroadcastView,
