@@ -121,10 +121,19 @@ async def test_stock_by_pasting_lines(shop: RunningBot) -> None:
     assert "Send the items for Game key" in admin.texts()[-1]
     await admin.send("  K1  \n\nK2\nK1\nOLD\n\n  \nK3")
     assert admin.texts()[-1] == (
-        "Game key: added 3, duplicates rejected 2, blank lines skipped 3. Available now: 4."
+        "Game key: added 3, duplicates rejected 2, blank lines skipped 3. Available now: 4.\n"
+        "Send more, or /done when all are in."
+    )
+    await admin.send("K3\nK3b")  # the dialog takes more until /done
+    assert admin.texts()[-1].startswith("Game key: added 1, duplicates rejected 1")
+    await admin.send("/done")
+    assert admin.texts()[-1] == (
+        "Game key: upload finished. Uploads: 2; added 4, duplicates rejected 3. Available now: 5."
     )
     # The dialog is over: more text is not stock.
     await admin.send("K4")
+    assert admin.texts()[-1] == translator("en")("unknown_command")
+    await admin.send("/done")
     assert admin.texts()[-1] == translator("en")("unknown_command")
 
     # Items on the lines after the command, in the same message.
@@ -133,7 +142,7 @@ async def test_stock_by_pasting_lines(shop: RunningBot) -> None:
     await admin.send("/stock game-key K5\nK6")
     assert admin.texts()[-1].startswith("Game key: added 2, duplicates rejected 0, blank lines")
     contents = sorted(i.content for i in await items_of(shop.session_factory, product_id))
-    assert contents == ["K1", "K2", "K3", "K4", "K5", "K6", "OLD"]
+    assert contents == ["K1", "K2", "K3", "K3b", "K4", "K5", "K6", "OLD"]
 
 
 async def test_stock_from_txt_and_csv_documents(shop: RunningBot) -> None:
@@ -149,8 +158,9 @@ async def test_stock_from_txt_and_csv_documents(shop: RunningBot) -> None:
     assert admin.texts()[-1] == (
         "Game key: added 1, duplicates rejected 1, blank lines skipped 1. Available now: 3.\n"
         "The first row “code” is a column header: it was not added. (To add it, send the file "
-        "as .txt.)"
+        "as .txt.)\nSend more, or /done when all are in."
     )
+    await admin.send("/done")
     assert len(shop.api.calls_of("getFile")) == 2
     contents = sorted(i.content for i in await items_of(shop.session_factory, product_id))
     assert contents == ["F1", "F2", "F3"]  # the header row is not for sale

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.bot.lifecycle import on_ready, on_shutdown, on_startup
 from app.bot.response_models import PinResponseModels
-from app.bot.storage import create_storage, ping_storage
+from app.bot.storage import create_isolation, create_storage, ping_storage
 from app.bot.throttle import PAYSUPPORT_ALERT_PERIOD, create_throttle
 from app.bot.webhook_setup import delete_webhook_before_polling
 from app.config import Settings
@@ -48,6 +48,7 @@ def create_dispatcher(
 
     Without ``storage``, FSM state goes to Redis when REDIS_URL is set (else memory), and a
     startup hook checks that Redis answers. aiogram's own shutdown hook closes the storage.
+    A user's updates are handled one at a time (:func:`app.bot.storage.create_isolation`).
     Unless ``webhook``, a startup hook removes any webhook, which would make getUpdates fail
     with 409. The last one settles the heap (:mod:`app.heap`). ``paysupport_throttle`` limits
     the owner alerts of /paysupport, through the same Redis as the FSM state when there is one.
@@ -57,6 +58,7 @@ def create_dispatcher(
     bot_id = settings.bot_token.get_secret_value().split(":", 1)[0]
     dispatcher = Dispatcher(
         storage=storage,
+        events_isolation=create_isolation(storage),
         settings=settings,
         engine=engine,
         session_factory=create_session_factory(engine),

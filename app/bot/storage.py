@@ -14,9 +14,10 @@ import asyncio
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import structlog
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage
 
+from app.bot.isolation import ProcessIsolation, ReplicaIsolation
 from app.config import ConfigError, Settings, is_secret_key
 from app.retry import GaveUpError, retry
 
@@ -26,6 +27,10 @@ KEY_PREFIX = "fsm"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 MEMORY_WARNING = "FSM state in memory: not shared between replicas"
 PING_TIMEOUT = 5.0
+# How long a replica may hold a user's event lock: longer than any update takes (a 5 MB stock
+# import included), so the lock never expires under a live handler; a dead replica's lock is
+# gone after it.
+ISOLATION_LOCK_SECONDS = 300
 
 
 class StorageUnavailableError(Exception):
@@ -105,6 +110,20 @@ def create_storage(settings: Settings, *, replicas: bool = False) -> BaseStorage
     )
     log.info("FSM state in Redis: shared between replicas", redis=mask_redis_url(url))
     return storage
+
+
+def create_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """One update at a time per user and chat, in arrival order (see :mod:`app.bot.isolation`):
+    in this process, and with Redis across the replicas too (a lock per key,
+    ``fsm:<bot>:<chat>:<user>:lock``)."""
+    if isinstance(storage, MemoryStorage):
+        return ProcessIsolation()
+    from aiogram.fsm.storage.redis import RedisStorage  # noqa: PLC0415 (only with REDIS_URL)
+
+    if isinstance(storage, RedisStorage):
+        shared = storage.create_isolation(lock_kwargs={"timeout": ISOLATION_LOCK_SECONDS})
+        return ReplicaIsolation(shared)
+    return ProcessIsolation()  # another storage (the tests'): isolate in this process
 
 
 async def ping_storage(storage: BaseStorage, within: float) -> None:

@@ -1,9 +1,12 @@
 """/stock <slug>: add items to a product, pasted one per line or sent as a .txt/.csv file.
 
 The items may follow in the same message (on the lines after the command, or as the document
-the command is the caption of), or in the next message. Every upload gets an answer: its
-counts, or why nothing was added (not text, too large, a malformed CSV file, a download that
-failed).
+the command is the caption of). Otherwise ``/stock <slug>`` opens a dialog that takes any
+number of messages and files, each imported as it arrives, until ``/done`` (or ``/cancel``):
+Telegram splits a long paste into several messages, which arrive together, and the owner's
+updates are handled one at a time (the Dispatcher's event isolation), so every part lands in
+the dialog. Every upload gets an answer: its counts, or why nothing was added (not text, too
+large, a malformed CSV file, a download that failed); ``/done`` gives the dialog's totals.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from app.i18n import Translator
 from app.services import products as catalog
 from app.services import stock
 from app.services.products import ShopInputError
+from app.services.stock import ImportResult
 from app.stock_import import import_items
 
 router = Router(name=__name__)
@@ -62,15 +66,17 @@ async def _import(
     upload: str | bytes,
     *,
     csv_format: bool = False,
-) -> None:
+    in_dialog: bool = False,
+) -> ImportResult | None:
+    """Import one upload and answer with its counts; None (and why) when nothing was added."""
     await session.commit()  # parsing a large file takes a while: no transaction meanwhile
     try:
         parsed = stock.read_upload(upload, csv_format=csv_format)
     except (stock.NotTextError, stock.UploadTooLargeError, stock.MalformedCsvError) as exc:
         await message.answer(_refusal(t, exc, pasted=isinstance(upload, str)))
-        return
+        return None
     result = await import_items(session, target.product_id, parsed)
-    available = (await catalog.product_rows(session, target.product_id))[0].available
+    available = await _available(session, target)
     log.info(
         "stock imported",
         product_id=target.product_id,
@@ -89,7 +95,14 @@ async def _import(
     )
     if result.header is not None:
         text += "\n" + t("owner.stock.header_skipped", header=result.header)
+    if in_dialog:
+        text += "\n" + t("owner.stock.more")
     await reply(session, message, text)
+    return result
+
+
+async def _available(session: AsyncSession, target: Target) -> int:
+    return (await catalog.product_rows(session, target.product_id))[0].available
 
 
 async def _download(bot: Bot, document: Document) -> bytes | None:
@@ -116,19 +129,23 @@ async def _import_document(
     session: AsyncSession,
     t: Translator,
     target: Target,
-) -> None:
+    *,
+    in_dialog: bool = False,
+) -> ImportResult | None:
     document = message.document
     assert document is not None
     await session.commit()  # no transaction across the download
     if (document.file_size or 0) > stock.MAX_UPLOAD_BYTES:
         await message.answer(t("owner.stock.too_large", mb=stock.MAX_UPLOAD_BYTES // 2**20))
-        return
+        return None
     data = await _download(bot, document)
     if data is None:
         await message.answer(t("owner.stock.download_failed"))
-        return
+        return None
     csv_format = stock.is_csv(document.file_name)
-    await _import(message, session, t, target, data, csv_format=csv_format)
+    return await _import(
+        message, session, t, target, data, csv_format=csv_format, in_dialog=in_dialog
+    )
 
 
 @router.message(Command("stock"))
@@ -158,21 +175,53 @@ async def stock_command(
         await reply(session, message, t("owner.stock.ask", title=product.title))
 
 
+def _dialog_target(data: dict[str, object]) -> Target:
+    return Target(int(str(data["product_id"])), str(data["title"]))
+
+
+async def _tally(state: FSMContext, result: ImportResult | None) -> None:
+    """Add one upload's counts to the dialog's totals (kept in the FSM data)."""
+    if result is None:
+        return
+    data = await state.get_data()
+    await state.update_data(
+        added=int(data.get("added", 0)) + result.added,
+        duplicates=int(data.get("duplicates", 0)) + result.duplicates,
+        uploads=int(data.get("uploads", 0)) + 1,
+    )
+
+
 @router.message(StockUpload.items, F.document)
 async def stock_document(
     message: Message, bot: Bot, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
-    data = await state.get_data()
-    await state.clear()
-    target = Target(int(data["product_id"]), str(data["title"]))
-    await _import_document(message, bot, session, t, target)
+    target = _dialog_target(await state.get_data())
+    result = await _import_document(message, bot, session, t, target, in_dialog=True)
+    await _tally(state, result)
 
 
 @router.message(StockUpload.items, TEXT_INPUT)
 async def stock_text(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
+    target = _dialog_target(await state.get_data())
+    result = await _import(message, session, t, target, message.text or "", in_dialog=True)
+    await _tally(state, result)
+
+
+@router.message(StockUpload.items, Command("done"))
+async def stock_done(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
     data = await state.get_data()
     await state.clear()
-    target = Target(int(data["product_id"]), str(data["title"]))
-    await _import(message, session, t, target, message.text or "")
+    target = _dialog_target(data)
+    text = t(
+        "owner.stock.done",
+        title=target.title,
+        uploads=int(data.get("uploads", 0)),
+        added=int(data.get("added", 0)),
+        duplicates=int(data.get("duplicates", 0)),
+        available=await _available(session, target),
+    )
+    await reply(session, message, text)
