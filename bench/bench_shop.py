@@ -91,7 +91,7 @@ class Answers:
         return answer
 
 
-async def _buyer(api: FakeBotAPI, answers: Answers, user: int, product_id: int) -> bool:
+async def buyer(api: FakeBotAPI, answers: Answers, user: int, product_id: int) -> bool:
     """Six updates; True if the buyer paid and got a key."""
     msg, cb = api.build_message, api.build_callback_query
     await answers.step(user, "sendMessage", msg(user, "/start"))
@@ -137,11 +137,11 @@ async def shop_round(url: URL, cwd: Path, round_no: int, buyers: int, keys: int)
         try:
             await _until_polling(api)
             warm = [100_000 * round_no + 90_000 + n for n in range(WARM_UP)]
-            await asyncio.gather(*(_buyer(api, answers, u, warm_id) for u in warm))
+            await asyncio.gather(*(buyer(api, answers, u, warm_id) for u in warm))
             answers.latencies.clear()
             users = [100_000 * round_no + n for n in range(buyers)]
             started = time.perf_counter()
-            bought = await asyncio.gather(*(_buyer(api, answers, u, product_id) for u in users))
+            bought = await asyncio.gather(*(buyer(api, answers, u, product_id) for u in users))
             elapsed = time.perf_counter() - started
         finally:
             await bot.stop()
@@ -160,7 +160,7 @@ async def shop_round(url: URL, cwd: Path, round_no: int, buyers: int, keys: int)
         )
     await engine.dispose()
     assert sum(bought) == min(buyers, keys) == sold == orders, (sum(bought), sold, orders)
-    return _summary(answers.latencies, elapsed) | {
+    return summary(answers.latencies, elapsed) | {
         "purchases_per_s": sum(bought) / elapsed,
         "oversold": (orders or 0) - (distinct_items or 0),
     }
@@ -186,10 +186,10 @@ async def echo_round(cwd: Path, users: int) -> JSON:
         finally:
             process.terminate()
             await process.wait()
-    return _summary(answers.latencies, elapsed)
+    return summary(answers.latencies, elapsed)
 
 
-def _summary(latencies: list[float], elapsed: float) -> JSON:
+def summary(latencies: list[float], elapsed: float) -> JSON:
     ordered = sorted(latencies)
     return {
         "updates_per_s": len(ordered) / elapsed,

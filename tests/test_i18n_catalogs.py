@@ -107,6 +107,7 @@ def test_texts_with_a_count_have_plural_forms() -> None:
     catalog = english()
     counted = {
         "buyer.catalog.card_left",
+        "buyer.catalog.card_left_over",
         "buyer.checkout.reserved",
         "buyer.alert.low_stock",
         "owner.stats.today",

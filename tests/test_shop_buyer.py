@@ -17,6 +17,7 @@ from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
 from tests.shop_helpers import (
     Customer,
     UpdateTracker,
+    add_stock,
     buttons,
     invoice_amount,
     items_of,
@@ -163,16 +164,17 @@ async def test_expired_reservation_is_refused_then_a_late_payment_is_honoured(
 async def test_late_payment_takes_another_item_when_its_own_was_taken(
     shop: RunningBot, customer: Callable[..., Customer]
 ) -> None:
-    product_id = await seed_product(shop.session_factory, "Key", 7, ["KEY-A", "KEY-B"])
+    product_id = await seed_product(shop.session_factory, "Key", 7, ["KEY-A"])
     late, quick = customer(2001), customer(2002)
     late_payload, amount = await _buy(late, "Key")
     [late_order] = await orders_of(shop.session_factory, late.user_id)
     await _expire(shop, late_order.id)
-    quick_payload, _ = await _buy(quick, "Key")  # takes over the expired item (KEY-A)
+    quick_payload, _ = await _buy(quick, "Key")  # nothing else left: takes over KEY-A
     [quick_order] = await orders_of(shop.session_factory, quick.user_id)
     assert quick_order.stock_item_id == late_order.stock_item_id
     [late_order] = await orders_of(shop.session_factory, late.user_id)
     assert late_order.status == OrderStatus.EXPIRED
+    await add_stock(shop.session_factory, product_id, ["KEY-B"])  # restocked meanwhile
     assert (await quick.pre_checkout(quick_payload, amount))["ok"]
     await quick.pay(quick_payload, amount)
     await late.pay(late_payload, amount)

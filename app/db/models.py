@@ -137,6 +137,21 @@ class StockItem(TimestampMixin, Base):
         CheckConstraint(f"kind IN ({_values(ItemKind)})", name="kind_known"),
         CheckConstraint(f"status IN ({_values(ItemStatus)})", name="status_known"),
         Index("ix_stock_items_product_id_status", "product_id", "status"),
+        # The buyer's walks (app/services/availability.py): claimable items in claim order.
+        Index(
+            "ix_stock_items_available",
+            "product_id",
+            "id",
+            postgresql_where=text("status = 'available'"),
+            sqlite_where=text("status = 'available'"),
+        ),
+        Index(
+            "ix_stock_items_reserved",
+            "product_id",
+            "reserved_until",
+            postgresql_where=text("status = 'reserved'"),
+            sqlite_where=text("status = 'reserved'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -161,6 +176,14 @@ class Order(TimestampMixin, Base):
             "next_delivery_at",
             postgresql_where=text("status = 'paid'"),
             sqlite_where=text("status = 'paid'"),
+        ),
+        # A buyer's open reservations (the product card, Buy), however many orders they have.
+        Index(
+            "ix_orders_pending",
+            "user_id",
+            "product_id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
         ),
     )
 

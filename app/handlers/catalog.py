@@ -13,6 +13,7 @@ from app.handlers.start import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services import catalog
+from app.services.availability import LEFT_CAP
 from app.services.catalog import OTHER, CategoryRow, Page, ProductCard
 
 router = Router(name=__name__)
@@ -26,6 +27,15 @@ def _page_line(t: Translator, page: Page[Any]) -> str:
     return "\n\n" + t("buyer.pager.page", page=page.page + 1, pages=page.pages)
 
 
+def _left_line(t: Translator, left: int) -> str:
+    """The stock line of a card; at the cap, "999+ items" (see app.services.availability)."""
+    if not left:
+        return ""
+    if left >= LEFT_CAP:
+        return t("buyer.catalog.card_left_over", n=LEFT_CAP - 1)
+    return t("buyer.catalog.card_left", n=left)
+
+
 def card_text(t: Translator, card: ProductCard) -> str:
     parts = [t("buyer.catalog.card_title", title=card.title)]
     if description := card.description.strip():
@@ -33,7 +43,7 @@ def card_text(t: Translator, card: ProductCard) -> str:
             description = description[:MAX_DESCRIPTION] + "…"
         parts.append(t("buyer.catalog.card_description", description=description))
     price = t("buyer.catalog.card_price", price=card.price)
-    stock = t("buyer.catalog.card_left", n=card.left) if card.left else ""
+    stock = _left_line(t, card.left)
     parts.append("\n".join(filter(None, [price, stock])))
     if card.held_by_viewer:
         parts.append(t("buyer.catalog.card_reserved"))

@@ -98,7 +98,7 @@ def products(
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for row in page.items:
-        key = "buyer.catalog.product_button" if row.left else "buyer.catalog.product_sold_out"
+        key = "buyer.catalog.product_button" if row.in_stock else "buyer.catalog.product_sold_out"
         text = t(key, title=row.title, price=row.price)
         builder.row(_button(text, ProductCb(id=row.id, page=page.page)))
     if pager := _pager(t, page, ProductsCb, category=category):

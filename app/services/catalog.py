@@ -2,7 +2,9 @@
 
 Only active products are listed. A product is in stock when it has an item that is available,
 or reserved by a reservation that already ran out (such an item is claimed again on purchase).
-Products without a category are listed under category id :data:`OTHER`.
+Products without a category are listed under category id :data:`OTHER`. How much is left is
+counted up to :data:`~app.services.availability.LEFT_CAP` (:mod:`app.services.availability`),
+so no screen reads more rows because the shop has more stock.
 """
 
 from __future__ import annotations
@@ -11,27 +13,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, exists, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
-from app.db.models import Category, ItemStatus, Order, OrderStatus, Product, StockItem
+from app.db.models import Category, Order, OrderStatus, Product
+from app.services.availability import capped, claimable_left, in_stock
 
 PAGE_SIZE = 8
 OTHER = 0  # the pseudo-category of products without a category
 
 T = TypeVar("T")
-
-
-Now = datetime | ColumnElement[datetime]  # a value, or a bind parameter of a prebuilt query
-
-
-def claimable(now: Now) -> ColumnElement[bool]:
-    """Items a new reservation may take: available, or held by an expired reservation."""
-    return or_(
-        StockItem.status == ItemStatus.AVAILABLE.value,
-        and_(StockItem.status == ItemStatus.RESERVED.value, StockItem.reserved_until < now),
-    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class ProductRow:
     id: int
     title: str
     price: int
-    left: int
+    in_stock: bool
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class ProductCard:
     title: str
     description: str
     price: int
-    left: int
+    left: int  # claimable items, counted up to LEFT_CAP
     category_id: int  # OTHER when the product has none
     held_by_viewer: bool = False  # the viewer holds a live reservation (Buy resends it)
 
@@ -90,15 +92,6 @@ class ProductCard:
 # The buyer-side queries are built once, at import, with bind parameters: each call only binds
 # values, so SQLAlchemy neither rebuilds the statement nor recomputes its cache key.
 NOW: BindParameter[datetime] = bindparam("now")
-
-
-def _left(now: Now) -> ColumnElement[int]:
-    return (
-        select(func.count(StockItem.id))
-        .where(StockItem.product_id == Product.id, claimable(now))
-        .correlate(Product)
-        .scalar_subquery()
-    )
 
 
 def _in_category(other: bool) -> ColumnElement[bool]:
@@ -132,7 +125,9 @@ def _listing(other: bool) -> tuple[Any, Any]:
     """(the page with the total, the total alone) of one category, or of "other"."""
     where = and_(Product.is_active, _in_category(other))
     page = (
-        select(Product.id, Product.title, Product.price, _left(NOW), func.count().over())
+        select(
+            Product.id, Product.title, Product.price, in_stock(Product.id, NOW), func.count().over()
+        )
         .where(where)
         .order_by(Product.title, Product.id)
         .limit(PAGE_SIZE)
@@ -162,21 +157,22 @@ async def products_page(session: AsyncSession, category_id: int, page: int) -> P
             page, _ = clamp_page(total, page, PAGE_SIZE)
             rows = (await session.execute(query, params | {"offset": page * PAGE_SIZE})).all()
     page, pages = clamp_page(total, page, PAGE_SIZE)
-    items = [ProductRow(id_, title, price, int(left)) for id_, title, price, left, _ in rows]
+    items = [ProductRow(id_, title, price, bool(left)) for id_, title, price, left, _ in rows]
     return Page(items, page, pages)
 
 
+PENDING: ColumnElement[str] = literal_column(f"'{OrderStatus.PENDING.value}'", String)
 _CARD = select(
     Product.id,
     Product.title,
     Product.description,
     Product.price,
-    _left(NOW),
+    *claimable_left(bindparam("product"), NOW),
     Product.category_id,
     exists().where(  # the viewer holds a live reservation for this product
         Order.user_id == bindparam("viewer"),
         Order.product_id == Product.id,
-        Order.status == OrderStatus.PENDING.value,
+        Order.status == PENDING,
         Order.expires_at > NOW,
     ),
 ).where(Product.id == bindparam("product"), Product.is_active)
@@ -190,5 +186,6 @@ async def product_card(
     row = (await session.execute(_CARD, params)).first()
     if row is None:
         return None
-    id_, title, description, price, left, category_id, held = row
-    return ProductCard(id_, title, description, price, int(left), category_id or OTHER, bool(held))
+    id_, title, description, price, available, expired, category_id, held = row
+    left = capped(available, expired)
+    return ProductCard(id_, title, description, price, left, category_id or OTHER, bool(held))

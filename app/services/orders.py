@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import ItemStatus, Order, OrderStatus, Product, StockItem
-from app.services.catalog import NOW, claimable
+from app.services.availability import claim_queries
+from app.services.catalog import NOW, PENDING
 from app.services.tx import begin_write
 from app.services.users import upsert_user
 
@@ -77,20 +78,13 @@ _LOCK_ORDER = (
     .with_for_update(key_share=True)
     .execution_options(populate_existing=True)
 )
-_CLAIM = (
-    select(StockItem)
-    .where(StockItem.product_id == bindparam("product"), claimable(NOW))
-    .order_by(StockItem.id)
-    .limit(1)
-    .with_for_update(skip_locked=True, key_share=True)
-    .execution_options(populate_existing=True)
-)
+_CLAIM_AVAILABLE, _CLAIM_EXPIRED = claim_queries(bindparam("product"), NOW)
 _HELD = (
     select(Order)
     .where(
         Order.user_id == bindparam("user"),
         Order.product_id == bindparam("product"),
-        Order.status == OrderStatus.PENDING.value,
+        Order.status == PENDING,
         Order.expires_at > NOW,
     )
     .order_by(Order.id.desc())
@@ -114,10 +108,14 @@ async def claim_item(
 ) -> StockItem | None:
     """Lock one claimable item of the product (skipping items others hold locked).
 
+    Available items go first; an expired reservation is taken over only when none is left.
     An item taken over from an expired reservation ends that reservation: its order becomes
     ``expired``, so a late payment for it knows it must find another item.
     """
-    item = await session.scalar(_CLAIM, {"product": product_id, "now": now})
+    params = {"product": product_id, "now": now}
+    item = await session.scalar(_CLAIM_AVAILABLE, params)
+    if item is None:
+        item = await session.scalar(_CLAIM_EXPIRED, params)
     if item is not None and item.status == ItemStatus.RESERVED:
         stale = update(Order).where(
             Order.stock_item_id == item.id, Order.status == OrderStatus.PENDING.value

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import structlog
 from aiogram.types import User as TelegramUser
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
-from app.db.models import ItemStatus, Order, OrderStatus, Product, StockItem
+from app.db.models import ItemStatus, Order, OrderStatus, Product
+from app.services.availability import unsold_at_most
 from app.services.orders import (
     BY_PAYLOAD,
     CURRENCY,
@@ -112,11 +113,8 @@ async def _low_stock(session: AsyncSession, product: Product) -> LowStock | None
         .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
-    left = await session.scalar(
-        select(func.count(StockItem.id)).where(
-            StockItem.product_id == product.id, StockItem.status != ItemStatus.SOLD.value
-        )
-    )
+    # Counted up to the threshold only: exact below it, and no longer for a bigger stock.
+    left = await unsold_at_most(session, product.id, product.low_stock_threshold)
     if product.low_stock_threshold > 0 and left == product.low_stock_threshold - 1:
         return LowStock(product.id, product.title, int(left), product.low_stock_threshold)
     return None
