@@ -7,6 +7,11 @@ a send and its commit can repeat that one message (at-least-once, never skipped)
 Only the holder of the lease sends. The lease is a time in ``lease_until``; the holder knows
 the exact value it wrote and makes every write conditional on it (compare-and-set), renewing it
 with each write. A replica whose lease ran out therefore stops instead of sending twice.
+
+The lease never runs out under a live sender: it is renewed before every retry (after a 429,
+a network error or a 5xx), to cover the wait and the next attempt; every attempt is bounded by
+a request timeout well under the lease; and one recipient's attempts and waits together stay
+under the lease: a recipient whose next retry would take longer is counted as failed.
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ LEASE_SECONDS = 90.0
 BATCH = 100
 MAX_RETRY_AFTER = 5  # 429s for one user before giving up on them
 MAX_TRANSIENT = 3  # network/5xx errors for one user before giving up on them
+SEND_TIMEOUT = 20  # seconds for one sendMessage; at most a third of the lease (whole seconds)
+
+
+def transient_backoff(failures: int, lease_seconds: float) -> float:
+    """The wait before retrying after the ``failures``-th network error or 5xx: 1, 2, 4… s,
+    at most 10 s and a tenth of the lease (so that retries fit in one recipient's budget)."""
+    return min(2.0 ** (failures - 1), 10.0, lease_seconds / 10)
 
 
 class RateLimiter:
@@ -156,6 +168,7 @@ class BroadcastSender:
         self.limiter = limiter
         self.broadcast_id = broadcast_id
         self.lease_seconds = lease_seconds
+        self.send_timeout = max(1, min(SEND_TIMEOUT, int(lease_seconds / 3)))
         self.token: datetime | None = None
 
     def _owned(self) -> list[ColumnElement[bool]]:
@@ -204,18 +217,19 @@ class BroadcastSender:
                 cursor = user_id
 
     async def _deliver(self, user_id: int, text: str) -> Delivery:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         retry_afters = transient = 0
         while True:
             await self.limiter.wait()
             try:
-                await self.bot.send_message(user_id, text)
+                await self.bot.send_message(user_id, text, request_timeout=self.send_timeout)
             except TelegramRetryAfter as exc:
                 retry_afters += 1
                 if retry_afters > MAX_RETRY_AFTER:
                     return Delivery.FAILED
                 log.warning("broadcast flood wait", retry_after=exc.retry_after)
-                await self._renew(extra=exc.retry_after)
-                await asyncio.sleep(exc.retry_after)
+                delay = float(exc.retry_after)
             except TelegramForbiddenError:
                 return Delivery.BLOCKED
             except (TelegramNetworkError, TelegramServerError) as exc:
@@ -223,12 +237,24 @@ class BroadcastSender:
                 if transient > MAX_TRANSIENT:
                     log.warning("broadcast send failed", user_id=user_id, error=exc.message)
                     return Delivery.FAILED
-                await asyncio.sleep(min(2.0**transient, 10.0))
+                delay = transient_backoff(transient, self.lease_seconds)
             except TelegramAPIError as exc:
                 log.info("broadcast send failed", user_id=user_id, error=exc.message)
                 return Delivery.FAILED
             else:
                 return Delivery.SENT
+            # Another attempt: it must fit in this recipient's share of the lease…
+            if loop.time() - started + delay + self.send_timeout > self.lease_seconds:
+                log.warning(
+                    "broadcast send failed: retrying would outlast the lease",
+                    user_id=user_id,
+                    retry_in=delay,
+                )
+                return Delivery.FAILED
+            # …and the lease must cover the wait and the attempt (or another replica takes
+            # the broadcast over and this user gets the message twice).
+            await self._renew(extra=delay)
+            await asyncio.sleep(delay)
 
     async def _write(self, session: AsyncSession, extra: float = 0.0, **values: object) -> None:
         new_token = utcnow() + timedelta(seconds=self.lease_seconds + extra)
