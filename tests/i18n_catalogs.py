@@ -15,7 +15,16 @@ from babel.messages.pofile import read_po
 from app.i18n import DEFAULT_LANGUAGE, DOMAIN, LOCALES_DIR
 
 APP_DIR = LOCALES_DIR.parent
-KEY = re.compile(r"(buyer|owner)(\.[a-z0-9_]+)+")
+
+
+def key_pattern(catalog: Catalog) -> re.Pattern[str]:
+    """What a text key in the code looks like: a dotted key of one of the catalog's groups
+    (``buyer.…``, ``owner.…``, whatever group English has), or one of its top-level keys."""
+    keys = texts(catalog)
+    groups = sorted({key.split(".", 1)[0] for key in keys if "." in key})
+    top = sorted(key for key in keys if "." not in key)
+    dotted = "(" + "|".join(map(re.escape, groups)) + r")(\.[a-z0-9_]+)+"
+    return re.compile("|".join([dotted, *map(re.escape, top)]))
 
 
 def source_languages(locales: Path = LOCALES_DIR) -> list[str]:
@@ -37,6 +46,19 @@ def texts(catalog: Catalog) -> dict[str, tuple[str, ...]]:
         forms = message.string if isinstance(message.string, tuple) else (message.string,)
         result[str(key)] = tuple(str(form) for form in forms)
     return result
+
+
+def parity_problems(source: Catalog, translated: Catalog) -> list[str]:
+    """Every key of either catalog missing from the other, or plural in only one of them."""
+    ours, theirs = texts(source), texts(translated)
+    problems = [f"lacks {key!r}" for key in sorted(ours.keys() - theirs.keys())]
+    problems += [f"has {key!r}, which English lacks" for key in sorted(theirs.keys() - ours.keys())]
+    problems += [
+        f"{key!r}: plural in only one of them"
+        for key in sorted(ours.keys() & theirs.keys())
+        if is_plural(source, key) != is_plural(translated, key)
+    ]
+    return problems
 
 
 def is_plural(catalog: Catalog, key: str) -> bool:
@@ -73,6 +95,7 @@ def _call_key(node: ast.Call) -> ast.expr | None:
 
 def keys_in_code(root: Path = APP_DIR) -> Iterator[KeyUse]:
     """Every literal text key in the code; calls tell whether they pass a count."""
+    key = key_pattern(english())
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         in_calls: set[int] = set()
@@ -91,13 +114,13 @@ def keys_in_code(root: Path = APP_DIR) -> Iterator[KeyUse]:
                 for part in node.values:
                     in_calls.add(id(part))
                 start = node.values[0] if node.values else None
-                if isinstance(start, ast.Constant) and KEY.fullmatch(str(start.value) + "x"):
+                if isinstance(start, ast.Constant) and key.fullmatch(str(start.value) + "x"):
                     yield KeyUse(str(start.value), where, None, prefix=True)
             elif (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
                 and id(node) not in in_calls
-                and KEY.fullmatch(node.value)
+                and key.fullmatch(node.value)
             ):
                 yield KeyUse(node.value, where, None)
 

@@ -13,6 +13,7 @@ from tests.i18n_catalogs import (
     fields,
     is_plural,
     keys_in_code,
+    parity_problems,
     read_catalog,
     source_languages,
     texts,
@@ -43,13 +44,22 @@ def test_catalog_is_reviewed_and_complete(language: str) -> None:
 
 @pytest.mark.parametrize("language", OTHER_LANGUAGES)
 def test_every_text_exists_in_every_language(language: str) -> None:
-    source, translated = english(), read_catalog(language)
-    missing = texts(source).keys() - texts(translated).keys()
-    extra = texts(translated).keys() - texts(source).keys()
-    assert not missing, f"{language} lacks {sorted(missing)}"
-    assert not extra, f"{language} has texts English does not: {sorted(extra)}"
-    for key in texts(source):
-        assert is_plural(translated, key) == is_plural(source, key), f"{language}: {key!r}"
+    """Every key, of every group: buyer, owner, the top-level ones."""
+    assert parity_problems(english(), read_catalog(language)) == []
+
+
+def test_parity_catches_a_missing_key_of_any_group() -> None:
+    """Negative control: the check above fails for a key missing from any group."""
+    source = english()
+    keys = list(texts(source))
+    assert {key.split(".")[0] for key in keys} >= {"buyer", "owner", "unknown_command", "error"}
+    for key in ("unknown_command", "error", "buyer.menu.title", "owner.stock.done"):
+        translated = read_catalog("ru")
+        del translated[key]
+        assert parity_problems(source, translated) == [f"lacks {key!r}"]
+    extra = read_catalog("ru")
+    extra.add("buyer.only_in_russian", "Только по-русски")
+    assert parity_problems(source, extra) == ["has 'buyer.only_in_russian', which English lacks"]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
