@@ -22,7 +22,8 @@ BUYER = 9001
 
 
 async def _orders(url: URL) -> tuple[int, int]:
-    """A paid, delivered order (charge "charge-paid") and a pending one; their ids."""
+    """A paid, delivered order (charge "charge-paid", in the payments ledger) and a pending
+    one; their ids."""
     engine = create_engine(url)
     factory = create_session_factory(engine)
     try:
@@ -41,7 +42,11 @@ async def _orders(url: URL) -> tuple[int, int]:
                 user_id=BUYER, product_id=product, payload="p-pending", amount=40,
                 status=OrderStatus.PENDING.value, expires_at=now,
             )  # fmt: skip
-            session.add_all([paid, pending])
+            ledger = Payment(
+                charge_id="charge-paid", user_id=BUYER, payload="p-paid", currency="XTR",
+                amount=40, paid_at=now, source=PaymentSource.UPDATE.value,
+            )  # fmt: skip
+            session.add_all([ledger, paid, pending])
             await session.commit()
             return paid.id, pending.id
     finally:
@@ -89,18 +94,7 @@ async def test_two_confirmations_at_once_refund_once(pg_url: URL, tmp_path: Path
 async def test_a_payment_of_the_ledger_refunded_from_its_page(pg_url: URL, tmp_path: Path) -> None:
     url = await _migrated(pg_url)
     await _orders(url)
-    engine = create_engine(url)
-    try:
-        async with create_session_factory(engine)() as session:
-            payment = Payment(
-                charge_id="charge-paid", user_id=BUYER, payload="p-paid", currency="XTR",
-                amount=40, paid_at=utcnow(), source=PaymentSource.UPDATE.value,
-            )  # fmt: skip
-            session.add(payment)
-            await session.commit()
-            payment_id = payment.id
-    finally:
-        await engine.dispose()
+    payment_id = int(str(await scalar(url, "SELECT id FROM payments")))
     async with (
         FakeBotAPI(BOT_TOKEN) as api,
         running_panel(url, api.url, tmp_path) as (base, _),
