@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.models import OrderStatus
+from app.filters.magic import Match
 from app.i18n import Translator
 from app.keyboards.buyer import BuyCb
 from app.services import delivery, notify, orders
@@ -149,7 +150,7 @@ class _PaymentContext:
         await notify.alert_admins(self.bot, self.session, self.settings, key, **kwargs)
 
 
-@router.message(F.successful_payment, F.from_user)
+@router.message(Match(F.successful_payment & F.from_user))
 async def successful_payment(
     message: Message, *, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
 ) -> None:

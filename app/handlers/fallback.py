@@ -7,6 +7,7 @@ from aiogram import F, Router
 from aiogram.enums import ChatType, ContentType
 from aiogram.types import CallbackQuery, Message
 
+from app.filters.magic import Match
 from app.i18n import Translator
 
 router = Router(name=__name__)
@@ -29,7 +30,7 @@ USER_CONTENT = frozenset(
 )
 
 
-@router.message(F.chat.type == ChatType.PRIVATE, F.content_type.in_(USER_CONTENT))
+@router.message(Match((F.chat.type == ChatType.PRIVATE) & F.content_type.in_(USER_CONTENT)))
 async def unknown(message: Message, t: Translator) -> None:
     await message.answer(t("unknown_command"))
 

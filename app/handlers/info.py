@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bot.throttle import Throttle
 from app.config import Settings
+from app.filters.magic import Match
 from app.handlers.start import show
 from app.i18n import Translator
 from app.keyboards.buyer import MenuCb, back_to_menu, main_menu
@@ -32,7 +33,7 @@ async def terms(message: Message, t: Translator) -> None:
     await message.answer(t("buyer.info.terms"))
 
 
-@router.message(Command("paysupport"), F.from_user)
+@router.message(Command("paysupport"), Match(F.from_user))
 async def paysupport(
     message: Message,
     session: AsyncSession,

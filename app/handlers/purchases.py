@@ -8,6 +8,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import OrderStatus
+from app.filters.magic import Match
 from app.handlers.start import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
@@ -42,7 +43,7 @@ def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMar
     return "\n".join(lines), kb.purchases(t, page)
 
 
-@router.message(Command("purchases"), F.from_user)
+@router.message(Command("purchases"), Match(F.from_user))
 async def purchases_command(message: Message, session: AsyncSession, t: Translator) -> None:
     assert message.from_user is not None
     page = await delivery.purchases_page(session, message.from_user.id, 0)

@@ -9,6 +9,7 @@ from aiogram.filters import CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.filters.magic import Match
 from app.i18n import Translator
 from app.keyboards.buyer import MenuCb, main_menu
 from app.services.tx import begin_write
@@ -44,7 +45,7 @@ async def show(
     await query.answer(notice)
 
 
-@router.message(CommandStart(), F.from_user)
+@router.message(CommandStart(), Match(F.from_user))
 async def start(message: Message, session: AsyncSession, t: Translator) -> None:
     assert message.from_user is not None
     await begin_write(session)
