@@ -123,6 +123,7 @@ def test_texts_with_a_count_have_plural_forms() -> None:
         "owner.stats.today",
         "owner.stats.week",
         "owner.stats.all_time",
+        "owner.stats.banned",
         "owner.broadcast.started",
         "owner.product.ask_title",
         "owner.product.ask_description",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from app.middlewares.bans import BanMiddleware
+from app.bot.throttle import create_throttle
+from app.middlewares.bans import NOTICE_PERIOD, BanMiddleware
 from app.middlewares.db import DbSessionMiddleware
 from app.middlewares.i18n import I18nMiddleware
 from app.middlewares.logging import HandlerNameMiddleware, UpdateLogMiddleware
@@ -13,7 +14,11 @@ from app.middlewares.logging import HandlerNameMiddleware, UpdateLogMiddleware
 
 def setup_middlewares(dispatcher: Dispatcher) -> None:
     dispatcher.update.outer_middleware(UpdateLogMiddleware())
-    dispatcher.update.outer_middleware(BanMiddleware(dispatcher["session_factory"]))
+    bot_id = dispatcher["settings"].bot_token.get_secret_value().split(":", 1)[0]
+    notices = create_throttle(dispatcher.storage, NOTICE_PERIOD, bot_id=bot_id)
+    bans = BanMiddleware(dispatcher["session_factory"], notices=notices)
+    dispatcher["bans"] = bans  # /ban and /unban make it read the banned ids again
+    dispatcher.update.outer_middleware(bans)
     dispatcher.update.outer_middleware(DbSessionMiddleware(dispatcher["session_factory"]))
     dispatcher.update.outer_middleware(I18nMiddleware())
     for observer in dispatcher.observers.values():

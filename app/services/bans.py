@@ -1,4 +1,4 @@
-"""Banning a user (the web panel): the bot then ignores their updates, payments excepted.
+"""Banning a user (the web panel, /ban): the bot then refuses their updates, payments excepted.
 
 A ban is ``users.banned_at``; the bot reads the banned ids every few seconds
 (:mod:`app.middlewares.bans`). Like every service these only flush; the caller commits.
@@ -6,7 +6,7 @@ A ban is ``users.banned_at``; the bot reads the banned ids every few seconds
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -30,3 +30,13 @@ async def set_banned(session: AsyncSession, user_id: int, banned: bool) -> bool:
 
 async def banned_ids(session: AsyncSession) -> frozenset[int]:
     return frozenset(await session.scalars(_BANNED))
+
+
+async def is_banned(session: AsyncSession, user_id: int) -> bool:
+    banned_at = await session.scalar(select(User.banned_at).where(User.id == user_id))
+    return banned_at is not None
+
+
+async def banned_count(session: AsyncSession) -> int:
+    """How many users are banned (through the partial index of the banned)."""
+    return int(await session.scalar(select(func.count()).select_from(_BANNED.subquery())) or 0)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import Order, OrderStatus, Product
+from app.services.bans import banned_count
 from app.services.products import ProductRow, product_rows
 
 REFUND_DUE_SHOWN = 10
@@ -43,6 +44,7 @@ class ShopStats:
     products: list[ProductRow]
     refund_due_count: int
     refund_due: list[RefundDue]
+    banned: int
 
 
 async def _period(session: AsyncSession, since: datetime | None) -> Period:
@@ -89,4 +91,5 @@ async def shop_stats(session: AsyncSession, now: datetime | None = None) -> Shop
         products=await product_rows(session),
         refund_due_count=int(due_count or 0),
         refund_due=await refund_due_orders(session),
+        banned=await banned_count(session),
     )

@@ -31,6 +31,7 @@ def render_stats(t: Translator, stats: ShopStats) -> list[str]:
         _period(t, "week", stats.week),
         _period(t, "all_time", stats.all_time),
         t("owner.stats.refunded", count=stats.refunded),
+        t("owner.stats.banned", n=stats.banned),
         "",
         t("owner.stats.stock_header"),
     ]
