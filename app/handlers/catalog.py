@@ -15,6 +15,7 @@ from app.keyboards import buyer as kb
 from app.services import catalog
 from app.services.availability import LEFT_CAP
 from app.services.catalog import OTHER, CategoryRow, Page, ProductCard
+from app.services.tx import begin_read
 
 router = Router(name=__name__)
 
@@ -87,6 +88,7 @@ async def _is_flat(session: AsyncSession) -> bool:
 
 @router.message(Command("catalog"))
 async def catalog_command(message: Message, session: AsyncSession, t: Translator) -> None:
+    await begin_read(session)
     text, markup = await _categories_screen(session, t, 0)
     await session.commit()
     await message.answer(text, reply_markup=markup)
@@ -96,6 +98,7 @@ async def catalog_command(message: Message, session: AsyncSession, t: Translator
 async def catalog_menu(
     query: CallbackQuery, session: AsyncSession, bot: Bot, t: Translator
 ) -> None:
+    await begin_read(session)
     text, markup = await _categories_screen(session, t, 0)
     await session.commit()
     await show(query, bot, text, markup)
@@ -109,6 +112,7 @@ async def categories_page(
     bot: Bot,
     t: Translator,
 ) -> None:
+    await begin_read(session)
     text, markup = await _categories_screen(session, t, callback_data.page)
     await session.commit()
     await show(query, bot, text, markup)
@@ -122,6 +126,7 @@ async def products_page(
     bot: Bot,
     t: Translator,
 ) -> None:
+    await begin_read(session)
     flat = callback_data.category == OTHER and await _is_flat(session)
     text, markup = await _products_screen(
         session, t, callback_data.category, callback_data.page, flat=flat
@@ -138,6 +143,7 @@ async def product(
     bot: Bot,
     t: Translator,
 ) -> None:
+    await begin_read(session)
     card = await catalog.product_card(session, callback_data.id, query.from_user.id)
     await session.commit()
     if card is None:

@@ -15,6 +15,7 @@ from app.keyboards import buyer as kb
 from app.services import delivery
 from app.services.catalog import Page
 from app.services.delivery import DeliveryResult, Purchase
+from app.services.tx import begin_read
 
 router = Router(name=__name__)
 
@@ -45,6 +46,7 @@ def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMar
 
 @router.message(Command("purchases"), Match(F.from_user))
 async def purchases_command(message: Message, session: AsyncSession, t: Translator) -> None:
+    await begin_read(session)
     assert message.from_user is not None
     page = await delivery.purchases_page(session, message.from_user.id, 0)
     await session.commit()
@@ -57,6 +59,7 @@ async def purchases_command(message: Message, session: AsyncSession, t: Translat
 async def purchases(
     query: CallbackQuery, session: AsyncSession, bot: Bot, t: Translator, callback_data: object
 ) -> None:
+    await begin_read(session)
     number = callback_data.page if isinstance(callback_data, kb.PurchasesCb) else 0
     page = await delivery.purchases_page(session, query.from_user.id, number)
     await session.commit()
