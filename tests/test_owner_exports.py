@@ -1,0 +1,106 @@
+"""/export orders and /export stock <slug> through the real Dispatcher and the fake Bot API, on
+SQLite and PostgreSQL: the orders' CSV carries no delivered content, the stock file carries the
+unsold items (and nothing sold), and the stock request is logged without the content."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import update
+
+from app.db.models import ItemStatus, Order, OrderStatus, StockItem, User
+from app.i18n import translator
+from app.services.exports import ORDER_COLUMNS
+from tests.harness import ADMIN_ID, RunningBot
+from tests.shop_helpers import Customer, SessionFactory, items_of, seed_product
+from tests.test_owner_tools import BUYER, seed_order
+
+en = translator("en")
+
+
+def last_document(owner: Customer) -> tuple[str, bytes, str]:
+    message = owner.screen()
+    document = message["document"]
+    content = owner.api.file_content(document["file_id"])
+    return document["file_name"], content, message.get("caption", "")
+
+
+async def _sell(factory: SessionFactory, product_id: int, item_id: int, user_id: int) -> int:
+    order_id = await seed_order(factory, product_id, 7, OrderStatus.DELIVERED, user_id=user_id)
+    async with factory() as session:
+        await session.execute(
+            update(StockItem).where(StockItem.id == item_id).values(status=ItemStatus.SOLD.value)
+        )
+        await session.execute(
+            update(Order).where(Order.id == order_id).values(stock_item_id=item_id)
+        )
+        await session.commit()
+    return order_id
+
+
+async def test_orders_export_has_no_key_content(shop: RunningBot) -> None:
+    factory = shop.session_factory
+    keys = ["SECRET-KEY-AAA", "SECRET-KEY-BBB", "=HYPERLINK(1)"]
+    product_id = await seed_product(factory, "Game", 7, keys, slug="game")
+    items = await items_of(factory, product_id)
+    for item in items[:2]:
+        await _sell(factory, product_id, item.id, BUYER)
+    async with factory() as session:
+        user = await session.get(User, BUYER)
+        assert user is not None
+        user.username = "=cmd|evil"
+        await session.commit()
+    await seed_order(factory, product_id, 7, OrderStatus.REFUNDED, user_id=BUYER)
+    owner = Customer(shop.api, shop.tracker, ADMIN_ID)
+    await owner.send("/export orders")
+    name, content, caption = last_document(owner)
+    assert name.startswith("orders-") and name.endswith(".csv")
+    assert caption == en("owner.export.orders", n=3)
+    text = content.decode("utf-8-sig")
+    for key in keys:
+        assert key not in text
+    rows = list(csv.reader(io.StringIO(text)))
+    assert tuple(rows[0]) == ORDER_COLUMNS
+    body = [dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows[1:]]
+    assert [row["status"] for row in body] == ["delivered", "delivered", "refunded"]
+    assert {row["product_slug"] for row in body} == {"game"}
+    assert {row["username"] for row in body} == {"'=cmd|evil"}, "no formula for a spreadsheet"
+
+
+async def test_stock_export_sends_the_unsold_items_and_logs_without_them(
+    shop: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    factory = shop.session_factory
+    keys = [f"KEY-{i:04d}" for i in range(5)]
+    product_id = await seed_product(factory, "Game", 7, keys, slug="game")
+    items = await items_of(factory, product_id)
+    await _sell(factory, product_id, items[0].id, BUYER)
+    async with factory() as session:
+        await session.execute(
+            update(StockItem)
+            .where(StockItem.id == items[1].id)
+            .values(status=ItemStatus.RESERVED.value)
+        )
+        await session.commit()
+    owner = Customer(shop.api, shop.tracker, ADMIN_ID)
+    caplog.clear()
+    await owner.send("/export stock game")
+    name, content, caption = last_document(owner)
+    assert name == "game-stock.txt"
+    assert content.decode().splitlines() == keys[1:], "reserved and available, never the sold"
+    assert "game: 4 unsold items" in caption
+    logged = [r for r in caplog.records if "stock exported" in r.getMessage()]
+    assert len(logged) == 1
+    assert str(ADMIN_ID) in logged[0].getMessage() and "game" in logged[0].getMessage()
+    assert not any(key in caplog.text for key in keys)
+
+    await owner.send("/export stock nothing-here")
+    assert owner.texts()[-1] == en("owner.error.unknown_product", slug="nothing-here")
+    await seed_product(factory, "Empty", 3, [], slug="empty")
+    await owner.send("/export stock empty")
+    assert owner.texts()[-1] == "empty has no unsold items to export."
+    for command in ("/export", "/export stuff", "/export stock", "/export orders now"):
+        await owner.send(command)
+        assert "Usage: /export orders" in owner.texts()[-1], command
