@@ -88,6 +88,7 @@ async def test_scripted_purchase_delivers_the_key(
     assert "Welcome to the shop" in menu["text"]
     assert [b["text"] for b in buttons(menu)] == [
         en("buyer.menu.catalog"),
+        en("buyer.menu.search"),
         en("buyer.menu.purchases"),
         en("buyer.menu.help"),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from app.handlers import admin, catalog, checkout, fallback, info, purchases, start
+from app.handlers import admin, catalog, checkout, fallback, info, purchases, search, start
 
 
 def _adopt(root: Router, *routers: Router) -> None:
@@ -31,6 +31,7 @@ def build_root_router() -> Router:
         checkout.router,
         purchases.router,
         info.router,
+        search.router,
         admin.router,
         fallback.router,  # last: answers whatever nobody else took
     )

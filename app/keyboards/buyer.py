@@ -20,7 +20,7 @@ from app.services.delivery import Purchase
 
 
 class MenuCb(CallbackData, prefix="b-menu"):
-    action: Literal["main", "catalog", "purchases", "help"]
+    action: Literal["main", "catalog", "search", "purchases", "help"]
 
 
 class CategoriesCb(CallbackData, prefix="b-cats"):
@@ -35,6 +35,10 @@ class ProductsCb(CallbackData, prefix="b-prods"):
 class ProductCb(CallbackData, prefix="b-prod"):
     id: RowId
     page: PageNumber = 0  # the list page to go back to
+
+
+class SearchCb(CallbackData, prefix="b-find"):
+    page: PageNumber = 0  # the words are kept in the buyer's FSM data
 
 
 class BuyCb(CallbackData, prefix="b-buy"):
@@ -69,6 +73,7 @@ def main_menu(t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [_button(t("buyer.menu.catalog"), MenuCb(action="catalog"))],
+            [_button(t("buyer.menu.search"), MenuCb(action="search"))],
             [_button(t("buyer.menu.purchases"), MenuCb(action="purchases"))],
             [_button(t("buyer.menu.help"), MenuCb(action="help"))],
         ]
@@ -125,5 +130,18 @@ def purchases(t: Translator, page: Page[Purchase]) -> InlineKeyboardMarkup:
             builder.row(_button(text, ResendCb(order=purchase.order_id, page=page.page)))
     if pager := _pager(t, page, PurchasesCb):
         builder.row(*pager)
+    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
+    return builder.as_markup()
+
+
+def search_results(t: Translator, page: Page[ProductRow]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for row in page.items:
+        key = "buyer.catalog.product_button" if row.in_stock else "buyer.catalog.product_sold_out"
+        text = t(key, title=row.title, price=row.price)
+        builder.row(_button(text, ProductCb(id=row.id)))
+    if pager := _pager(t, page, SearchCb):
+        builder.row(*pager)
+    builder.row(_button(t("buyer.search.again"), MenuCb(action="search")))
     builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
     return builder.as_markup()

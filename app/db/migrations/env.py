@@ -42,6 +42,7 @@ from app.db.migration_support import (
     quiet_alembic,
     restore_connection,
 )
+from app.db.models import UNMODELLED_INDEXES
 
 config = context.config
 target_metadata = Base.metadata
@@ -59,9 +60,15 @@ def _include_name(name: str | None, type_: str, _parents: Any) -> bool:
     return not (type_ == "table" and name == FLOOR_TABLE)
 
 
+def _include_object(_obj: Any, name: str | None, type_: str, _reflected: bool, _other: Any) -> bool:
+    """Indexes built by revisions and not declared in the models are not compared."""
+    return not (type_ == "index" and name in UNMODELLED_INDEXES)
+
+
 def _options(dialect: str) -> dict[str, Any]:
     return {
         "include_name": _include_name,
+        "include_object": _include_object,
         "target_metadata": target_metadata,
         "compare_type": True,
         # SQLite reflects server defaults too loosely to compare them reliably.
