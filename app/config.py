@@ -122,6 +122,12 @@ class Settings(DatabaseSettings):
 
     # The shop.
     reservation_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # A buyer holds at most this many unpaid reservations across the whole shop.
+    max_reservations_per_user: int = Field(default=2, ge=1, le=100)
+    # Paid but nothing left to sell: refund at once (True) or alert the owners (False).
+    auto_refund: bool = True
+    reconcile_interval: float = Field(default=60.0, gt=0, le=24 * 3600)  # s, getStarTransactions
+    retry_interval: float = Field(default=10.0, gt=0, le=3600)  # s, the money worker's round
     support_contact: str | None = None  # shown by /paysupport, e.g. "@shop_support"
     broadcast_rate: float = Field(default=25.0, gt=0, le=30)  # messages/s, under Telegram's 30
 

@@ -113,7 +113,14 @@ async def fake_api() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-async def shop(fake_api: FakeBotAPI, db_url: URL) -> AsyncIterator[RunningBot]:
-    """The whole bot, polling the fake Bot API, on a fresh database (SQLite and PostgreSQL)."""
-    async with running_bot(fake_api, make_settings(db_url, fake_api.url)) as running:
+async def shop(
+    fake_api: FakeBotAPI, db_url: URL, request: pytest.FixtureRequest
+) -> AsyncIterator[RunningBot]:
+    """The whole bot, polling the fake Bot API, on a fresh database (SQLite and PostgreSQL).
+
+    ``@pytest.mark.settings(auto_refund=False, …)`` changes the bot's settings.
+    """
+    marker = request.node.get_closest_marker("settings")
+    extra = marker.kwargs if marker is not None else {}
+    async with running_bot(fake_api, make_settings(db_url, fake_api.url, **extra)) as running:
         yield running

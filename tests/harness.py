@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 from aiogram import BaseMiddleware, Bot, Dispatcher
-from aiogram.types import TelegramObject, Update
+from aiogram.types import ErrorEvent, TelegramObject, Update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -110,7 +110,7 @@ class UpdateTracker(BaseMiddleware):
     def __init__(self) -> None:
         self._done: dict[int, asyncio.Event] = {}
         self.seen: list[int] = []  # update ids in the order they reached the Dispatcher
-        self.errors: dict[int, BaseException] = {}
+        self.errors: dict[int, BaseException] = {}  # raised, or handled by the error handler
 
     def _event(self, update_id: int) -> asyncio.Event:
         return self._done.setdefault(update_id, asyncio.Event())
@@ -131,15 +131,35 @@ class UpdateTracker(BaseMiddleware):
         finally:
             self._event(event.update_id).set()
 
+    async def on_error(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        """Outer middleware on the errors observer: the bot's error handler may answer the user
+        and swallow the exception, but a test still sees that its update failed."""
+        assert isinstance(event, ErrorEvent)
+        self.errors[event.update.update_id] = event.exception
+        return await handler(event, data)
+
     def finished(self, update_id: int) -> bool:
         return self._event(update_id).is_set()
 
     # ASYNC109: a deadline for the harness, so that a stuck update fails the test; never timing.
-    async def wait(self, *update_ids: int, timeout: float = 30.0) -> None:  # noqa: ASYNC109
-        """Until the bot finished these updates; re-raises the first error a handler raised."""
+    async def wait(
+        self,
+        *update_ids: int,
+        timeout: float = 30.0,  # noqa: ASYNC109
+        failing: bool = False,
+    ) -> None:
+        """Until the bot finished these updates; re-raises the first error a handler raised
+        (``failing``: the test makes them fail on purpose, and checks what follows)."""
         async with asyncio.timeout(timeout):
             for update_id in update_ids:
                 await self._event(update_id).wait()
+        if failing:
+            return
         for update_id in update_ids:
             if update_id in self.errors:
                 raise AssertionError(f"update {update_id} failed") from self.errors[update_id]
@@ -160,6 +180,7 @@ class UpdateTracker(BaseMiddleware):
         manager.register(tracker)
         for middleware in others:
             manager.register(middleware)
+        dispatcher.errors.outer_middleware.register(tracker.on_error)
         return tracker
 
 
@@ -190,6 +211,8 @@ async def running_bot(api: FakeBotAPI, settings: Settings) -> AsyncIterator[Runn
     try:
         await asyncio.wait_for(_first_of(started, task), timeout=30)
         await api.wait_for("getUpdates")
+        worker = dispatcher["money_worker"]  # its first round (reconciliation) has run
+        await asyncio.wait_for(worker.first_pass.wait(), timeout=30)
         sessions = create_session_factory(engine)
         yield RunningBot(api, bot, dispatcher, settings, sessions, tracker)
     finally:

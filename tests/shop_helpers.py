@@ -8,15 +8,20 @@ handler raised), so tests wait for exactly that, not for time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiogram.types import User as TelegramUser
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Category, ItemKind, ItemStatus, Order, Product, StockItem
+from app.i18n import translator
+from app.services import orders
 from tests.fake_api import FakeBotAPI
 from tests.harness import UpdateTracker
 
@@ -27,14 +32,18 @@ __all__ = [
     "add_stock",
     "answer_of",
     "buttons",
+    "buy",
+    "eventually",
     "invoice_amount",
     "items_of",
     "orders_of",
+    "reserve_for",
     "seed_category",
     "seed_product",
 ]
 
 JSON = dict[str, Any]
+en = translator("en")
 SessionFactory = async_sessionmaker[AsyncSession]
 
 # --- seeding ----------------------------------------------------------------------------------
@@ -212,3 +221,43 @@ def answer_of(api: FakeBotAPI, update: JSON) -> JSON | None:
 def invoice_amount(invoice: JSON) -> int:
     prices: Sequence[JSON] = invoice["prices"]
     return sum(int(price["amount"]) for price in prices)
+
+
+async def buy(buyer: Customer, title: str) -> tuple[str, int]:
+    """From /start to the invoice; returns the invoice payload and amount."""
+    await buyer.send("/start")
+    await buyer.press(en("buyer.menu.catalog"))
+    if not any(title in b["text"] for b in buttons(buyer.screen())):
+        await buyer.press(en("buyer.catalog.other"))
+    await buyer.press(title)
+    answer = await buyer.press("Buy")
+    assert answer is not None
+    invoice = buyer.invoices()[-1]
+    return invoice["payload"], invoice_amount(invoice)
+
+
+async def reserve_for(session_factory: SessionFactory, user_id: int, product_id: int) -> str:
+    """A reservation made through the service (no chat), as Buy makes it; its payload."""
+    user = TelegramUser(id=user_id, is_bot=False, first_name=f"Buyer{user_id}", language_code="en")
+    async with session_factory() as session:
+        reservation = await orders.reserve(session, buyer=user, product_id=product_id, minutes=15)
+    assert reservation.invoice is not None, reservation.status
+    return reservation.invoice.payload
+
+
+# ASYNC109: a deadline for the harness, so that a stuck worker fails the test; never timing.
+async def eventually(
+    check: Callable[[], Awaitable[bool]],
+    what: str,
+    timeout: float = 30.0,  # noqa: ASYNC109
+) -> None:
+    """Poll ``check`` until it holds: the state of background work (the money worker, the
+    reconciliation) is in the database, which sends no events."""
+    try:
+        async with asyncio.timeout(timeout):
+            for _ in itertools.count():
+                if await check():
+                    return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"not within {timeout} s: {what}") from None

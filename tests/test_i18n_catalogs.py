@@ -119,6 +119,7 @@ def test_texts_with_a_count_have_plural_forms() -> None:
         "buyer.catalog.card_left",
         "buyer.catalog.card_left_over",
         "buyer.checkout.reserved",
+        "buyer.checkout.limit",
         "buyer.alert.low_stock",
         "owner.stats.today",
         "owner.stats.week",

@@ -16,11 +16,14 @@ from aiogram.types import User as TelegramUser
 from sqlalchemy import select, update
 
 from app.db.base import utcnow
-from app.db.models import ItemStatus, Order, OrderStatus, StockItem, User
+from app.db.models import ItemStatus, Order, OrderStatus, PaymentSource, Refund, StockItem, User
+from app.db.uow import transaction
+from app.flows.delivery import Sent, deliver
 from app.i18n import translator
-from app.services import delivery, orders
+from app.services import delivery, fulfilment, ledger, orders
+from app.services.fulfilment import Settled, Settlement
+from app.services.ledger import ReportedPayment
 from app.services.orders import ReserveStatus, Verdict
-from app.services.payments import Payment, PaymentKind, record_payment
 from tests.fake_api import FakeBotAPI
 from tests.shop_helpers import SessionFactory, items_of, orders_of, seed_product
 
@@ -42,12 +45,21 @@ async def reserve(
         )
 
 
+async def settle(
+    session_factory: SessionFactory, user_id: int, payload: str, amount: int, charge: str
+) -> Settlement:
+    """Record the payment in the ledger, then settle it, each in its own transaction."""
+    payment = ReportedPayment(charge, user_id, payload, "XTR", amount, utcnow())
+    async with transaction(session_factory) as session:
+        await ledger.record(session, payment, PaymentSource.UPDATE)
+    async with transaction(session_factory) as session:
+        return await fulfilment.settle(session, charge, auto_refund=False)
+
+
 async def pay(
     session_factory: SessionFactory, user_id: int, payload: str, amount: int, charge: str
-) -> PaymentKind:
-    async with session_factory() as session:
-        payment = Payment(buyer(user_id), payload, "XTR", amount, charge)
-        return (await record_payment(session, payment)).kind
+) -> Settled:
+    return (await settle(session_factory, user_id, payload, amount, charge)).kind
 
 
 async def expire(session_factory: SessionFactory, order_id: int) -> None:
@@ -176,7 +188,7 @@ async def test_concurrent_copies_of_a_payment_record_once(session_factory: Sessi
     kinds = await asyncio.gather(
         *(pay(session_factory, 5000, payload, 10, "ch-1") for _ in range(4))
     )
-    assert sorted(kinds) == [PaymentKind.DUPLICATE] * 3 + [PaymentKind.SOLD]
+    assert sorted(kinds) == [Settled.ALREADY] * 3 + [Settled.SOLD]
     placed = await orders_of(session_factory)
     assert len(placed) == 1 and placed[0].telegram_payment_charge_id == "ch-1"
     sold = [i for i in await items_of(session_factory, product_id) if i.status == ItemStatus.SOLD]
@@ -188,18 +200,28 @@ async def test_invoice_paid_twice_is_a_second_purchase(session_factory: SessionF
     reservation = await reserve(session_factory, 5000, product_id)
     assert reservation.invoice is not None
     payload = reservation.invoice.payload
-    assert await pay(session_factory, 5000, payload, 10, "ch-1") is PaymentKind.SOLD
-    assert await pay(session_factory, 5000, payload, 10, "ch-2") is PaymentKind.SOLD
-    assert await pay(session_factory, 5000, payload, 10, "ch-3") is PaymentKind.REFUND_DUE
+    assert await pay(session_factory, 5000, payload, 10, "ch-1") is Settled.SOLD
+    assert await pay(session_factory, 5000, payload, 10, "ch-2") is Settled.SOLD
+    assert await pay(session_factory, 5000, payload, 10, "ch-3") is Settled.REFUND_DUE
     placed = await orders_of(session_factory)
     assert [o.telegram_payment_charge_id for o in placed] == ["ch-1", "ch-2", "ch-3"]
-    assert [o.status for o in placed] == ["delivered", "delivered", "refund_due"]
+    assert [o.status for o in placed] == ["paid", "paid", "refund_due"]
     assert len({o.stock_item_id for o in placed[:2]}) == 2 and placed[2].stock_item_id is None
 
 
-async def test_unknown_payload_records_nothing(session_factory: SessionFactory) -> None:
-    assert await pay(session_factory, 5000, "forged", 10, "ch-x") is PaymentKind.UNMATCHED
+async def test_unknown_payload_is_kept_and_owed_back(session_factory: SessionFactory) -> None:
+    settled = await settle(session_factory, 5000, "forged", 10, "ch-x")
+    assert (settled.kind, settled.reason) == (Settled.REFUND_DUE, "unmatched")
     assert await orders_of(session_factory) == []
+    async with session_factory() as session:
+        [refund] = (await session.scalars(select(Refund))).all()
+        assert await ledger.by_charge(session, "ch-x") is not None
+    assert (refund.charge_id, refund.user_id, refund.amount, refund.status) == (
+        "ch-x",
+        5000,
+        10,
+        "due",
+    )
 
 
 async def test_low_stock_crossing_is_reported_once_under_concurrency(
@@ -212,9 +234,7 @@ async def test_low_stock_crossing_is_reported_once_under_concurrency(
     async def pay_and_report(n: int) -> int | None:
         invoice = reservations[n].invoice
         assert invoice is not None
-        async with session_factory() as session:
-            payment = Payment(buyer(5000 + n), invoice.payload, "XTR", 10, f"ch-{n}")
-            outcome = await record_payment(session, payment)
+        outcome = await settle(session_factory, 5000 + n, invoice.payload, 10, f"ch-{n}")
         return outcome.low_stock.left if outcome.low_stock else None
 
     reports = await asyncio.gather(*(pay_and_report(n) for n in range(6)))
@@ -232,21 +252,20 @@ async def test_delivery_happens_once_and_a_failed_send_can_be_retried(
     [order] = await orders_of(session_factory)
 
     fake_api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
-    async with session_factory() as session:
-        failed = await delivery.deliver(session, bot, en, order.id)
-    assert failed is delivery.DeliveryResult.FAILED
+    failed = await deliver(bot, session_factory, order.id, retry_base=timedelta(0))
+    assert (failed.result, failed.attempts) == (Sent.FAILED, 1)
     [order] = await orders_of(session_factory)
-    assert order.delivered_at is None
+    assert (order.status, order.delivered_at) == ("paid", None)
 
-    async def deliver_once() -> delivery.DeliveryResult:
-        async with session_factory() as session:
-            return await delivery.deliver(session, bot, en, order.id)
+    async def deliver_once() -> Sent:
+        return (await deliver(bot, session_factory, order.id, retry_base=timedelta(0))).result
 
     results = await asyncio.gather(*(deliver_once() for _ in range(3)))
-    assert sorted(results) == ["already", "already", "sent"]
+    assert sorted(results) == ["not_due", "not_due", "sent"]
     sent = [m["text"] for m in fake_api.sent_to(5000)]
     assert len(sent) == 1 and "<SECRET&KEY>" in sent[0]  # escaped for HTML, shown verbatim
     [order] = await orders_of(session_factory)
+    assert (order.status, order.delivery_attempts) == ("delivered", 2)
     assert order.delivered_at is not None
 
 

@@ -14,7 +14,12 @@ from app.db.models import (
     ItemStatus,
     Order,
     OrderStatus,
+    Payment,
+    PaymentSource,
     Product,
+    Refund,
+    RefundReason,
+    RefundStatus,
     StockItem,
     User,
 )
@@ -62,6 +67,33 @@ async def seed_order(
             delivered_at=paid if status == OrderStatus.DELIVERED else None,
         )
         session.add(order)
+        await session.flush()
+        if charge_id is not None:  # paid: in the ledger, with its refund if it has one
+            session.add(
+                Payment(
+                    charge_id=charge_id,
+                    user_id=user_id,
+                    payload=order.payload,
+                    currency="XTR",
+                    amount=amount,
+                    paid_at=paid,
+                    source=PaymentSource.UPDATE.value,
+                )
+            )
+            await session.flush()
+            if status in (OrderStatus.REFUNDED, OrderStatus.REFUND_DUE):
+                refunded = status == OrderStatus.REFUNDED
+                session.add(
+                    Refund(
+                        charge_id=charge_id,
+                        order_id=order.id,
+                        user_id=user_id,
+                        amount=amount,
+                        reason=(RefundReason.OWNER if refunded else RefundReason.SOLD_OUT).value,
+                        status=(RefundStatus.REFUNDED if refunded else RefundStatus.DUE).value,
+                        refunded_at=paid if refunded else None,
+                    )
+                )
         await session.commit()
         return order.id
 
@@ -227,11 +259,12 @@ async def test_stats_count_delivered_sales_and_revenue_per_period(shop: RunningB
     text = admin.texts()[-1]
     assert "Today: 1 sale, 100 ⭐" in text
     assert "All time: 5 sales, 380 ⭐" in text
-    assert "Refunded orders: 1" in text
+    assert "Refunds made: 1" in text
+    assert "Paid, goods not delivered yet: 0" in text
     assert "⚠️ key: 2 (0) — running low" in text
     assert "box: 5 (0)" in text
-    assert "to refund: 1" in text
-    assert "/refund due-1" in text
+    assert "Refunds due: 1" in text
+    assert "Box, 40 ⭐ (sold out): /refund due-1" in text.replace("box,", "Box,")
 
 
 async def test_refund_marks_the_order_only_when_telegram_agrees(shop: RunningBot) -> None:
@@ -248,11 +281,11 @@ async def test_refund_marks_the_order_only_when_telegram_agrees(shop: RunningBot
     api.refund_elsewhere(BUYER, "ch-x")
 
     await admin.send("/refund ch-ok")
-    assert admin.texts()[-1] == f"Refunded 150 ⭐ to user {BUYER} (order #{ok})."
+    assert admin.texts()[-1] == f"Refunded 150 ⭐ to user {BUYER} (ch-ok)."
     assert api.stars_refunds == [{"user_id": BUYER, "telegram_payment_charge_id": "ch-ok"}]
-    assert "was refunded" in api.sent_to(BUYER)[-1]["text"]
+    assert "have been refunded" in api.sent_to(BUYER)[-1]["text"]  # it was refund due: sold out
     await admin.send("/refund ch-ok")
-    assert admin.texts()[-1] == f"Order #{ok} is already refunded."
+    assert admin.texts()[-1] == "The payment ch-ok is already refunded."
     assert len(api.calls_of("refundStarPayment")) == 1
 
     await admin.send("/refund nope")
@@ -262,11 +295,11 @@ async def test_refund_marks_the_order_only_when_telegram_agrees(shop: RunningBot
 
     await admin.send("/refund ch-bad")
     assert admin.texts()[-1] == (
-        f"Telegram refused the refund of order #{bogus}: "
+        "Telegram refused the refund of ch-bad: "
         "Bad Request: CHARGE_ID_INVALID. Nothing was changed."
     )
     await admin.send("/refund ch-x")
-    assert admin.texts()[-1] == f"Order #{elsewhere} is already refunded."
+    assert admin.texts()[-1] == "The payment ch-x is already refunded."
     assert len(api.calls_of("refundStarPayment")) == 3
 
     async with factory() as session:
@@ -299,7 +332,7 @@ async def test_the_admin_menu_buttons(shop: RunningBot) -> None:
     assert admin.texts()[-1].startswith("Game key: added 1, duplicates rejected 1")
     await admin.send("/admin")
     await admin.press("Stats")
-    assert admin.texts()[-1].startswith("Sales (delivered orders; times in UTC)")
+    assert admin.texts()[-1].startswith("Sales (paid orders; times in UTC)")
     await admin.press_data(AdminMenu(action="broadcast").pack())
     assert admin.texts()[-1].startswith("Send the message to broadcast")
     await admin.send("/cancel")

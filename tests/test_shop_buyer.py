@@ -25,6 +25,9 @@ from tests.shop_helpers import (
     seed_category,
     seed_product,
 )
+from tests.shop_helpers import (
+    buy as _buy,
+)
 
 en = translator("en")
 ru = translator("ru")
@@ -55,19 +58,6 @@ async def _expire(shop: RunningBot, order_id: int) -> None:
             update(StockItem).where(StockItem.id == order.stock_item_id).values(reserved_until=past)
         )
         await session.commit()
-
-
-async def _buy(buyer: Customer, title: str) -> tuple[str, int]:
-    """From /start to the invoice; returns the invoice payload and amount."""
-    await buyer.send("/start")
-    await buyer.press(en("buyer.menu.catalog"))
-    if not any(title in b["text"] for b in buttons(buyer.screen())):
-        await buyer.press(en("buyer.catalog.other"))
-    await buyer.press(title)
-    answer = await buyer.press("Buy")
-    assert answer is not None
-    invoice = buyer.invoices()[-1]
-    return invoice["payload"], invoice_amount(invoice)
 
 
 async def test_scripted_purchase_delivers_the_key(
@@ -184,9 +174,10 @@ async def test_late_payment_takes_another_item_when_its_own_was_taken(
     assert [i.status for i in items] == [ItemStatus.SOLD, ItemStatus.SOLD]
 
 
-async def test_late_payment_with_no_stock_left_is_refund_due(
+async def _sold_out_before_payment(
     shop: RunningBot, customer: Callable[..., Customer]
-) -> None:
+) -> tuple[Customer, str, int]:
+    """A buyer whose reservation expired and whose item another buyer bought meanwhile."""
     shop.api.start_bot(ADMIN_ID)  # the owner, who gets the alerts
     await seed_product(shop.session_factory, "Last Key", 9, ["KEY-LAST"])
     late, quick = customer(2001), customer(2002)
@@ -196,7 +187,14 @@ async def test_late_payment_with_no_stock_left_is_refund_due(
     quick_payload, _ = await _buy(quick, "Last Key")
     await quick.pay(quick_payload, amount)
     assert "KEY-LAST" in quick.screen()["text"]
+    return late, late_payload, amount
 
+
+@pytest.mark.settings(auto_refund=False)
+async def test_late_payment_with_no_stock_left_is_refund_due(
+    shop: RunningBot, customer: Callable[..., Customer]
+) -> None:
+    late, late_payload, amount = await _sold_out_before_payment(shop, customer)
     charge = await late.pay(late_payload, amount, "charge-too-late")
     notice = late.screen()["text"]
     assert "will refund" in notice and charge in notice and "KEY-LAST" not in notice
@@ -204,9 +202,26 @@ async def test_late_payment_with_no_stock_left_is_refund_due(
     assert late_order.status == OrderStatus.REFUND_DUE
     assert late_order.telegram_payment_charge_id == charge and late_order.stock_item_id is None
     alerts = [m["text"] for m in shop.api.sent_to(ADMIN_ID)]
-    assert any(f"/refund {charge}" in text and "Last Key" in text for text in alerts)
+    assert sum(f"/refund {charge}" in text and "Last Key" in text for text in alerts) == 1
+    assert shop.api.stars_refunds == []
     await late.send("/purchases")
     assert "refund pending" in late.screen()["text"]
+
+
+async def test_late_payment_with_no_stock_left_is_refunded_automatically(
+    shop: RunningBot, customer: Callable[..., Customer]
+) -> None:
+    late, late_payload, amount = await _sold_out_before_payment(shop, customer)
+    charge = await late.pay(late_payload, amount, "charge-too-late")
+    notice = late.screen()["text"]
+    assert "sold out" in notice and "refunded" in notice and "KEY-LAST" not in notice
+    assert shop.api.stars_refunds == [
+        {"user_id": late.user_id, "telegram_payment_charge_id": charge}
+    ]
+    [late_order] = await orders_of(shop.session_factory, late.user_id)
+    assert late_order.status == OrderStatus.REFUNDED and late_order.refunded_at is not None
+    await late.send("/purchases")
+    assert "refunded" in late.screen()["text"]
 
 
 async def test_pre_checkout_refuses_a_wrong_amount_and_a_changed_price(
@@ -394,13 +409,14 @@ async def test_failed_delivery_can_be_fetched_later(
     assert not any("CODE-LATER" in text for text in buyer.texts())
     assert buyer.screen()["text"] == en("buyer.payment.delivery_failed")
     [order] = await orders_of(shop.session_factory, BUYER)
-    assert order.status == OrderStatus.DELIVERED and order.delivered_at is None
+    assert order.status == OrderStatus.PAID and order.delivered_at is None
     assert any("could not be sent" in m["text"] for m in shop.api.sent_to(ADMIN_ID))
     await buyer.send("/purchases")
+    assert "paid, on its way" in buyer.screen()["text"]
     await buyer.press("🔑 Code")
     assert any("CODE-LATER" in text for text in buyer.texts())
     [order] = await orders_of(shop.session_factory, BUYER)
-    assert order.delivered_at is not None
+    assert order.status == OrderStatus.DELIVERED and order.delivered_at is not None
 
 
 async def test_file_goods_are_sent_by_file_id(

@@ -30,9 +30,11 @@ from app.config import Settings
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import migrate
 from app.db.models import ItemStatus, OrderStatus
+from app.i18n import translator
 from app.keyboards.buyer import BuyCb
 from app.logs import configure_logging
 from tests.fake_api import FakeBotAPI
+from tests.faults import allow_inserts, refuse_inserts
 from tests.harness import UpdateTracker, make_settings, running_bot
 from tests.processes import APP_VARIABLES, url_env
 from tests.schema import head, heads_of
@@ -42,6 +44,7 @@ SECRET = "s3cret_Webhook-token-for-the-tests_0123456789"
 WEBHOOK_URL = "https://shop.example.com"  # never contacted: the fake Bot API only records it
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 JSON = dict[str, Any]
+en = translator("en")
 
 
 # --- helpers shared with test_webhook_replicas.py and the benchmark -------------------------
@@ -369,19 +372,42 @@ async def test_port_in_use_is_one_clear_error(fake_api: FakeBotAPI, sqlite_url: 
     assert message is not None and message.startswith(f"cannot listen on 127.0.0.1:{port}")
 
 
-async def test_a_failed_update_is_answered_500_so_telegram_retries_it(
+async def test_a_failed_update_is_answered_200_and_the_user_is_told(
     pg_url: URL, fake_api: FakeBotAPI, client: aiohttp.ClientSession
 ) -> None:
+    """Redelivering a broken update would fail again forever: logged once, 200, the user told."""
     async with replica(webhook_settings(pg_url, fake_api), migrate=True) as running:
         await wait_healthy(client, running.base)
         update = fake_api.build_message(3006, "/start")
         fake_api.fail_next("sendMessage", 500, "Internal Server Error", chat_id=3006)
         status, _ = await post(client, running.base, update)
-        assert status == 500  # not acknowledged: Telegram delivers it again
-        assert fake_api.sent_to(3006) == []
-        status, _ = await post(client, running.base, update)
         assert status == 200
-        assert "Welcome" in fake_api.sent_to(3006)[-1]["text"]
+        assert [m["text"] for m in fake_api.sent_to(3006)] == [en("error")]
+
+
+async def test_a_payment_the_ledger_cannot_record_is_answered_500_then_fulfilled(
+    pg_url: URL, fake_api: FakeBotAPI, client: aiohttp.ClientSession
+) -> None:
+    """Not recorded, not acknowledged: Telegram delivers it again, and recording is idempotent."""
+    buyer = 3007
+    async with replica(webhook_settings(pg_url, fake_api), migrate=True) as running:
+        await wait_healthy(client, running.base)
+        factory = running.server.dispatcher["session_factory"]
+        product = await seed_product(factory, "Disk Key", 25, ["KEY-RETRY-1"])
+        payload, amount = await _reserve(client, running.base, fake_api, buyer, product)
+        payment = fake_api.build_successful_payment(buyer, payload, amount, "charge-retry-1")
+        await refuse_inserts(pg_url, "payments")
+        status, _ = await post(client, running.base, payment)
+        assert status == 500
+        assert not any("KEY-RETRY-1" in (m.get("text") or "") for m in fake_api.sent_to(buyer))
+        await allow_inserts(pg_url, "payments")
+        for _ in range(2):  # Telegram's retry, and one more copy
+            status, _ = await post(client, running.base, payment)
+            assert status == 200
+        [order] = await orders_of(factory, buyer)
+    assert order.status == OrderStatus.DELIVERED
+    deliveries = [m for m in fake_api.sent_to(buyer) if "KEY-RETRY-1" in (m.get("text") or "")]
+    assert len(deliveries) == 1
 
 
 # --- setWebhook ---------------------------------------------------------------------------

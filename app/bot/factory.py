@@ -20,6 +20,7 @@ from app.db.engine import create_session_factory
 from app.handlers import build_root_router
 from app.middlewares import setup_middlewares
 from app.middlewares.db import TransactionGuard
+from app.workers.money import start_money_worker, stop_money_worker
 
 
 def create_bot(settings: Settings, *, strict_transactions: bool = False) -> Bot:
@@ -64,13 +65,16 @@ def create_dispatcher(
         session_factory=create_session_factory(engine),
         migrate=migrate,
         paysupport_throttle=create_throttle(storage, PAYSUPPORT_ALERT_PERIOD, bot_id=bot_id),
+        webhook=webhook,
     )
     dispatcher.startup.register(on_startup)
     if owned:
         dispatcher.startup.register(_check_storage)
     if not webhook:
         dispatcher.startup.register(delete_webhook_before_polling)
+    dispatcher.startup.register(start_money_worker)  # after the schema is at head
     dispatcher.startup.register(on_ready)
+    dispatcher.shutdown.register(stop_money_worker)
     dispatcher.shutdown.register(on_shutdown)
     setup_middlewares(dispatcher)
     dispatcher.include_router(build_root_router())

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from app.handlers import admin, catalog, checkout, fallback, info, purchases, search, start
+from app.handlers import (
+    admin,
+    catalog,
+    checkout,
+    errors,
+    fallback,
+    info,
+    purchases,
+    search,
+    start,
+)
 
 
 def _adopt(root: Router, *routers: Router) -> None:
@@ -24,6 +34,7 @@ def _adopt(root: Router, *routers: Router) -> None:
 
 def build_root_router() -> Router:
     root = Router(name="root")
+    root.include_router(errors.build_router())
     _adopt(
         root,
         start.router,

@@ -1,10 +1,9 @@
 """Buying: reserve an item and send a Stars invoice, answer the pre-checkout query, and turn
-a successful payment into a recorded sale and a delivery (or a refund-due order)."""
+a successful payment into a ledger row, then a sale and a delivery (or a refund)."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
+import contextlib
 
 import structlog
 from aiogram import Bot, F, Router
@@ -13,20 +12,20 @@ from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db.models import OrderStatus
+from app.db.uow import SessionFactory
 from app.filters.magic import Match
+from app.flows import payments
 from app.i18n import Translator
 from app.keyboards.buyer import BuyCb
-from app.services import delivery, notify, orders
+from app.services import orders
+from app.services.ledger import ReportedPayment
 from app.services.orders import CURRENCY, Invoice, ReserveStatus, Verdict
-from app.services.payments import Payment, PaymentKind, PaymentOutcome, record_payment
 
 log = structlog.get_logger(__name__)
 router = Router(name=__name__)
 
 INVOICE_TITLE_LIMIT = 32
 INVOICE_DESCRIPTION_LIMIT = 255
-RECORD_ATTEMPTS = 3
 
 
 def _clip(text: str, limit: int) -> str:
@@ -64,14 +63,20 @@ async def buy(
         buyer=query.from_user,
         product_id=callback_data.product,
         minutes=settings.reservation_minutes,
+        max_reservations=settings.max_reservations_per_user,
     )
     if result.invoice is None:
-        key = (
-            "buyer.checkout.sold_out"
-            if result.status is ReserveStatus.SOLD_OUT
-            else "buyer.checkout.unavailable"
-        )
-        await query.answer(t(key), show_alert=True)
+        if result.status is ReserveStatus.LIMIT:
+            text = t(
+                "buyer.checkout.limit",
+                n=settings.max_reservations_per_user,
+                minutes=settings.reservation_minutes,
+            )
+        elif result.status is ReserveStatus.SOLD_OUT:
+            text = t("buyer.checkout.sold_out")
+        else:
+            text = t("buyer.checkout.unavailable")
+        await query.answer(text, show_alert=True)
         return
     invoice = result.invoice
     try:
@@ -110,113 +115,34 @@ async def pre_checkout(query: PreCheckoutQuery, session: AsyncSession, t: Transl
         await query.answer(ok=False, error_message=t(f"buyer.pre_checkout.{verdict.value}"))
 
 
-async def _record(session: AsyncSession, payment: Payment) -> PaymentOutcome | None:
-    """Record the payment, retrying transient database errors; None if it could not be."""
-    for attempt in range(1, RECORD_ATTEMPTS + 1):
-        try:
-            return await record_payment(session, payment)
-        except Exception:  # idempotent by charge id, so a retry is always safe
-            await session.rollback()
-            log.exception(
-                "recording a payment failed",
-                attempt=attempt,
-                payload=payment.payload,
-                charge_id=payment.charge_id,
-                amount=payment.total_amount,
-                buyer_id=payment.payer.id,
-            )
-            await asyncio.sleep(0.5 * attempt)
-    return None
-
-
-@dataclass(frozen=True)
-class _PaymentContext:
-    message: Message
-    session: AsyncSession
-    settings: Settings
-    bot: Bot
-    t: Translator
-    payment: Payment
-
-    async def tell(self, text: str) -> None:
-        try:
-            await self.message.answer(text)
-        except TelegramAPIError as exc:
-            log.warning(
-                "could not message the buyer", buyer_id=self.message.chat.id, error=exc.message
-            )
-
-    async def alert(self, key: str, **kwargs: object) -> None:
-        await notify.alert_admins(self.bot, self.session, self.settings, key, **kwargs)
-
-
 @router.message(Match(F.successful_payment & F.from_user))
 async def successful_payment(
-    message: Message, *, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+    message: Message,
+    *,
+    session_factory: SessionFactory,
+    settings: Settings,
+    bot: Bot,
+    t: Translator,
 ) -> None:
+    """Record first (a failure here re-raises: the update is delivered again), then settle.
+
+    Whatever fails after the payment is in the ledger is the fulfilment worker's to retry.
+    """
     paid = message.successful_payment
     assert paid is not None and message.from_user is not None
-    payment = Payment(
-        payer=message.from_user,
+    payment = ReportedPayment(
+        charge_id=paid.telegram_payment_charge_id,
+        user_id=message.from_user.id,
         payload=paid.invoice_payload,
         currency=paid.currency,
-        total_amount=paid.total_amount,
-        charge_id=paid.telegram_payment_charge_id,
-        provider_charge_id=paid.provider_payment_charge_id,
+        amount=paid.total_amount,
+        paid_at=message.date,
+        provider_charge_id=paid.provider_payment_charge_id or None,
     )
-    context = _PaymentContext(message, session, settings, bot, t, payment)
-    outcome = await _record(session, payment)
-    if outcome is None or outcome.kind is PaymentKind.UNMATCHED:
-        await _no_order(context, failed=outcome is None)
-    elif outcome.kind is PaymentKind.REFUND_DUE:
-        await _refund_due(context, outcome)
-    elif outcome.kind is PaymentKind.SOLD or outcome.order_status == OrderStatus.DELIVERED:
-        await _deliver(context, outcome)
-
-
-async def _deliver(context: _PaymentContext, outcome: PaymentOutcome) -> None:
-    """Deliver (a no-op for a payment delivered before), then the low-stock alert."""
-    assert outcome.order_id is not None
-    result = await delivery.deliver(context.session, context.bot, context.t, outcome.order_id)
-    if result is delivery.DeliveryResult.FAILED:
-        await context.tell(context.t("buyer.payment.delivery_failed"))
-        await context.alert(
-            "buyer.alert.delivery_failed",
-            order=outcome.order_id,
-            title=outcome.title,
-            user=context.payment.payer.id,
-        )
-    if outcome.low_stock is not None:
-        low = outcome.low_stock
-        key = "buyer.alert.low_stock" if low.left else "buyer.alert.sold_out"
-        await context.alert(key, title=low.title, n=low.left, threshold=low.threshold)
-
-
-async def _refund_due(context: _PaymentContext, outcome: PaymentOutcome) -> None:
-    """Paid, but nothing was left: the buyer is told, the owners are asked to refund."""
-    amount, charge_id = context.payment.total_amount, context.payment.charge_id
-    await context.tell(
-        context.t(
-            "buyer.payment.refund_due", amount=amount, title=outcome.title, charge_id=charge_id
-        )
-    )
-    await context.alert(
-        "buyer.alert.refund_due",
-        order=outcome.order_id,
-        title=outcome.title,
-        amount=amount,
-        user=context.payment.payer.id,
-        charge_id=charge_id,
-    )
-
-
-async def _no_order(context: _PaymentContext, *, failed: bool) -> None:
-    """A payment that could not be matched or recorded: the logs, the owner and the buyer know."""
-    amount, charge_id = context.payment.total_amount, context.payment.charge_id
-    await context.tell(context.t("buyer.payment.problem", amount=amount, charge_id=charge_id))
-    await context.alert(
-        "buyer.alert.failed" if failed else "buyer.alert.unmatched",
-        amount=amount,
-        user=context.payment.payer.id,
-        charge_id=charge_id,
-    )
+    await payments.record(session_factory, payment)
+    try:
+        await payments.settle(bot, session_factory, settings, payment.charge_id, t=t)
+    except Exception:  # recorded: the fulfilment worker settles it on its next round
+        log.exception("settling a recorded payment failed", charge_id=payment.charge_id)
+        with contextlib.suppress(TelegramAPIError):
+            await message.answer(t("buyer.payment.delayed"))

@@ -7,14 +7,15 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import OrderStatus
+from app.db.uow import SessionFactory
 from app.filters.magic import Match
+from app.flows.delivery import Sent, redeliver
 from app.handlers.start import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services import delivery
 from app.services.catalog import Page
-from app.services.delivery import DeliveryResult, Purchase
+from app.services.delivery import Purchase
 from app.services.tx import begin_read
 
 router = Router(name=__name__)
@@ -37,7 +38,7 @@ def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMar
                 status=status,
             )
         )
-    if any(p.status == OrderStatus.DELIVERED for p in page.items):
+    if any(p.status in delivery.SOLD_STATUSES for p in page.items):
         lines += ["", t("buyer.purchases.hint")]
     if page.pages > 1:
         lines += ["", t("buyer.pager.page", page=page.page + 1, pages=page.pages)]
@@ -71,17 +72,17 @@ async def purchases(
 async def resend(
     query: CallbackQuery,
     callback_data: kb.ResendCb,
-    session: AsyncSession,
+    session_factory: SessionFactory,
     bot: Bot,
     t: Translator,
 ) -> None:
-    result = await delivery.redeliver(
-        session, bot, t, user_id=query.from_user.id, order_id=callback_data.order
+    result = await redeliver(
+        bot, session_factory, t, user_id=query.from_user.id, order_id=callback_data.order
     )
     notices = {
-        DeliveryResult.SENT: ("buyer.delivery.resent", False),
-        DeliveryResult.NOT_FOUND: ("buyer.delivery.not_found", True),
-        DeliveryResult.FAILED: ("buyer.delivery.failed", True),
+        Sent.SENT: ("buyer.delivery.resent", False),
+        Sent.NOT_FOUND: ("buyer.delivery.not_found", True),
+        Sent.FAILED: ("buyer.delivery.failed", True),
     }
     key, alert = notices.get(result, ("buyer.delivery.resent", False))
     await query.answer(t(key), show_alert=alert)

@@ -125,7 +125,7 @@ def product_card(t: Translator, card: ProductCard, page: int) -> InlineKeyboardM
 def purchases(t: Translator, page: Page[Purchase]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for purchase in page.items:
-        if purchase.status == OrderStatus.DELIVERED:
+        if purchase.status in (OrderStatus.PAID, OrderStatus.DELIVERED):
             text = t("buyer.purchases.resend", title=purchase.title, order=purchase.order_id)
             builder.row(_button(text, ResendCb(order=purchase.order_id, page=page.page)))
     if pager := _pager(t, page, PurchasesCb):

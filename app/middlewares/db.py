@@ -20,6 +20,8 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.uow import open_writes
+
 log = structlog.get_logger(__name__)
 
 current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
@@ -66,7 +68,7 @@ class TransactionGuard(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         session = current_session.get()
-        if session is not None and session.in_transaction():
+        if open_writes.get() or (session is not None and session.in_transaction()):
             name = type(method).__name__
             if self.strict:
                 raise OpenTransactionError(f"{name} called inside an open database transaction")

@@ -1,46 +1,34 @@
-"""Handing the goods over: after the payment is committed, never inside its transaction.
+"""Handing the goods over: after the sale is committed, never inside its transaction.
 
-``delivered_at`` is the delivery's ticket: ``UPDATE … SET delivered_at = now WHERE delivered_at
-IS NULL`` succeeds for one caller only, so two copies of a payment update cannot both send.
-If sending fails the ticket is returned (``delivered_at`` back to NULL) and a retry or "My
-purchases" delivers later. The content itself (keys, codes, file ids) is never logged.
+A sold order is ``paid`` until its goods were sent, then ``delivered``. Sending takes a lease
+first: ``UPDATE … SET next_delivery_at = now + lease WHERE next_delivery_at <= now`` succeeds
+for one caller only, so two copies of a payment update, the fulfilment worker and a second
+replica never send at the same time. A send that fails pushes the next attempt out with
+backoff; a process that dies mid-send leaves the lease to run out, and the worker sends again
+(the same key twice to its buyer beats none). Nothing here commits or calls Telegram, except
+:func:`send_goods`. The content itself (keys, codes, file ids) is never logged.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-import structlog
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import utcnow
-from app.db.models import ItemKind, Order, OrderStatus, Product, StockItem
+from app.db.models import ItemKind, Order, OrderStatus, Product, StockItem, User
 from app.i18n import Translator
 from app.services.catalog import Page, clamp_page
-from app.services.tx import begin_write
-
-log = structlog.get_logger(__name__)
 
 MESSAGE_LIMIT = 4096
 PURCHASES_PAGE_SIZE = 5
-HISTORY_STATUSES = (
-    OrderStatus.DELIVERED.value,
-    OrderStatus.REFUND_DUE.value,
-    OrderStatus.REFUNDED.value,
-)
-
-
-class DeliveryResult(enum.StrEnum):
-    SENT = "sent"
-    ALREADY = "already"  # delivered before (or being delivered by a concurrent copy)
-    FAILED = "failed"  # Telegram refused; delivered_at is NULL again
-    NOT_FOUND = "not_found"  # no such paid order of this buyer
+SEND_LEASE = timedelta(seconds=60)  # far longer than a send with aiogram's timeouts
+MAX_BACKOFF = timedelta(hours=1)
+SOLD_STATUSES = (OrderStatus.PAID.value, OrderStatus.DELIVERED.value)
+HISTORY_STATUSES = (*SOLD_STATUSES, OrderStatus.REFUND_DUE.value, OrderStatus.REFUNDED.value)
 
 
 @dataclass(frozen=True)
@@ -51,6 +39,8 @@ class Goods:
     slug: str
     kind: str
     content: str
+    attempts: int = 0
+    language: str | None = None
 
     def __repr__(self) -> str:  # keep the content out of tracebacks and logs
         return f"Goods(order_id={self.order_id}, kind={self.kind!r})"
@@ -64,43 +54,85 @@ _GOODS = (
         Product.slug,
         StockItem.kind,
         StockItem.content,
+        Order.delivery_attempts,
+        User.language_code,
     )
     .join(Product, Product.id == Order.product_id)
     .join(StockItem, StockItem.id == Order.stock_item_id)
-    .where(Order.id == bindparam("order"), Order.status == OrderStatus.DELIVERED.value)
+    .outerjoin(User, User.id == Order.user_id)
+    .where(Order.id == bindparam("order"), Order.status.in_(SOLD_STATUSES))
 )
-_TAKE_TICKET = (
+_TAKE = (
     update(Order)
     .where(
         Order.id == bindparam("order"),
-        Order.status == OrderStatus.DELIVERED.value,
-        Order.delivered_at.is_(None),
+        Order.status == OrderStatus.PAID.value,
+        Order.next_delivery_at <= bindparam("now"),
     )
-    .values(delivered_at=bindparam("stamp"))
+    .values(next_delivery_at=bindparam("until"), delivery_attempts=Order.delivery_attempts + 1)
     .returning(Order.id)
-    .execution_options(synchronize_session=False)  # the loaded Order is not read again
+    .execution_options(synchronize_session=False)
 )
+_DELIVERED = (
+    update(Order)
+    .where(Order.id == bindparam("order"), Order.status == OrderStatus.PAID.value)
+    .values(
+        status=OrderStatus.DELIVERED.value, delivered_at=bindparam("now"), next_delivery_at=None
+    )
+    .execution_options(synchronize_session=False)
+)
+_FAILED = (
+    update(Order)
+    .where(Order.id == bindparam("order"), Order.status == OrderStatus.PAID.value)
+    .values(next_delivery_at=bindparam("retry_at"))
+    .execution_options(synchronize_session=False)
+)
+_DUE = (
+    select(Order.id)
+    .where(Order.status == OrderStatus.PAID.value, Order.next_delivery_at <= bindparam("now"))
+    .order_by(Order.next_delivery_at)
+    .limit(bindparam("limit"))
+)
+_UNDELIVERED = select(func.count(Order.id)).where(Order.status == OrderStatus.PAID.value)
 
 
-async def _goods(session: AsyncSession, order_id: int) -> Goods | None:
+async def goods_of(session: AsyncSession, order_id: int) -> Goods | None:
     row = (await session.execute(_GOODS, {"order": order_id})).first()
     return Goods(*row) if row is not None else None
 
 
-async def _take_ticket(session: AsyncSession, order_id: int, stamp: datetime) -> bool:
-    taken = await session.scalar(_TAKE_TICKET, {"order": order_id, "stamp": stamp})
-    return taken is not None
+async def take(session: AsyncSession, order_id: int, now: datetime) -> Goods | None:
+    """Lease a paid, undelivered order for one send; None if it is not due (or not ours)."""
+    taken = await session.scalar(_TAKE, {"order": order_id, "now": now, "until": now + SEND_LEASE})
+    return await goods_of(session, order_id) if taken is not None else None
 
 
-async def _return_ticket(session: AsyncSession, order_id: int, stamp: datetime) -> None:
-    await begin_write(session)
-    await session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.delivered_at == stamp)
-        .values(delivered_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.commit()
+async def mark_delivered(session: AsyncSession, order_id: int, now: datetime) -> None:
+    await session.execute(_DELIVERED, {"order": order_id, "now": now})
+
+
+def backoff(attempts: int, base: timedelta) -> timedelta:
+    """base, 2·base, 4·base … after each failed attempt, at most :data:`MAX_BACKOFF`."""
+    delay: timedelta = base * 2 ** max(attempts - 1, 0)
+    return min(delay, MAX_BACKOFF)
+
+
+async def mark_failed(
+    session: AsyncSession, order_id: int, attempts: int, now: datetime, base: timedelta
+) -> datetime:
+    """The send was refused: try again later; returns when."""
+    retry_at = now + backoff(attempts, base)
+    await session.execute(_FAILED, {"order": order_id, "retry_at": retry_at})
+    return retry_at
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    """Paid orders whose goods are not sent and whose next attempt is due."""
+    return list(await session.scalars(_DUE, {"now": now, "limit": limit}))
+
+
+async def undelivered(session: AsyncSession) -> int:
+    return int(await session.scalar(_UNDELIVERED) or 0)
 
 
 def _utf16_len(text: str) -> int:
@@ -120,56 +152,6 @@ async def send_goods(bot: Bot, t: Translator, goods: Goods) -> None:
     document = BufferedInputFile(goods.content.encode("utf-8"), filename=f"{goods.slug}.txt")
     caption = t("buyer.delivery.long", title=goods.title)
     await bot.send_document(goods.user_id, document=document, caption=caption)
-
-
-async def _send(
-    session: AsyncSession, bot: Bot, t: Translator, goods: Goods, stamp: datetime | None
-) -> DeliveryResult:
-    try:
-        await send_goods(bot, t, goods)
-    except TelegramAPIError as exc:
-        if stamp is not None:
-            await _return_ticket(session, goods.order_id, stamp)
-        log.warning(
-            "delivery failed", order_id=goods.order_id, buyer_id=goods.user_id, error=exc.message
-        )
-        return DeliveryResult.FAILED
-    except BaseException:
-        # Whatever went wrong, cancellation included (a replica stopping mid-send), the goods
-        # must stay deliverable: sending the same key twice to its buyer beats sending none.
-        if stamp is not None:
-            await _return_ticket(session, goods.order_id, stamp)
-        raise
-    log.info("delivered", order_id=goods.order_id, buyer_id=goods.user_id, kind=goods.kind)
-    return DeliveryResult.SENT
-
-
-async def deliver(session: AsyncSession, bot: Bot, t: Translator, order_id: int) -> DeliveryResult:
-    """Deliver a paid order exactly once (a no-op if it was delivered already)."""
-    await begin_write(session)
-    stamp = utcnow()
-    goods = None
-    if await _take_ticket(session, order_id, stamp):
-        goods = await _goods(session, order_id)
-    await session.commit()
-    if goods is None:
-        return DeliveryResult.ALREADY
-    return await _send(session, bot, t, goods, stamp)
-
-
-async def redeliver(
-    session: AsyncSession, bot: Bot, t: Translator, *, user_id: int, order_id: int
-) -> DeliveryResult:
-    """Send a buyer's paid goods again, on request from "My purchases"."""
-    await begin_write(session)
-    goods = await _goods(session, order_id)
-    if goods is None or goods.user_id != user_id:
-        await session.commit()
-        return DeliveryResult.NOT_FOUND
-    stamp = utcnow()
-    first_time = await _take_ticket(session, order_id, stamp)
-    await session.commit()
-    return await _send(session, bot, t, goods, stamp if first_time else None)
 
 
 @dataclass(frozen=True)
@@ -203,3 +185,7 @@ async def purchases_page(session: AsyncSession, user_id: int, page: int) -> Page
         .limit(PURCHASES_PAGE_SIZE)
     )
     return Page([Purchase(*row) for row in rows], page, pages)
+
+
+async def status_of(session: AsyncSession, order_id: int) -> str | None:
+    return await session.scalar(select(Order.status).where(Order.id == order_id))

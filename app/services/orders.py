@@ -6,8 +6,8 @@ on PostgreSQL, so concurrent buyers never wait on each other and never get the s
 SQLite every write transaction begins ``IMMEDIATE`` and so runs alone.
 
 Locks are always taken in the same order (user, then stock item, then order, then product), so
-claims and payments never deadlock each other. Recording a payment lives in
-:mod:`app.services.payments`.
+claims and payments never deadlock each other. Settling a payment lives in
+:mod:`app.services.fulfilment`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from aiogram.types import User as TelegramUser
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -45,6 +45,7 @@ class ReserveStatus(enum.StrEnum):
     RESERVED = "reserved"
     SOLD_OUT = "sold_out"
     UNAVAILABLE = "unavailable"  # no such product, or it is hidden
+    LIMIT = "limit"  # the buyer already holds MAX_RESERVATIONS_PER_USER unpaid reservations
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ _HELD = (
     )
     .order_by(Order.id.desc())
     .limit(1)
+)
+_LIVE = select(func.count(Order.id)).where(
+    Order.user_id == bindparam("user"),
+    Order.status == OrderStatus.PENDING.value,
+    Order.expires_at > NOW,
 )
 BY_PAYLOAD = select(Order).where(Order.payload == bindparam("payload"))
 
@@ -159,13 +165,20 @@ async def _end_reservation(session: AsyncSession, order: Order) -> None:
 
 
 async def reserve(
-    session: AsyncSession, *, buyer: TelegramUser, product_id: int, minutes: int
+    session: AsyncSession,
+    *,
+    buyer: TelegramUser,
+    product_id: int,
+    minutes: int,
+    max_reservations: int | None = None,
 ) -> Reservation:
     """Reserve one item of the product for the buyer and create the pending order; commits.
 
     A buyer who already holds a live reservation for the product gets it back (same payload,
     same invoice) instead of a second item, unless the price changed meanwhile: then the old
-    reservation ends and a new one is made at the current price.
+    reservation ends and a new one is made at the current price. A buyer who already holds
+    ``max_reservations`` live reservations gets none (``LIMIT``); the user row, locked first,
+    makes the count exact under concurrent presses.
     """
     await begin_write(session)
     await upsert_user(session, buyer)  # orders need the user row; it also locks it (PostgreSQL)
@@ -182,6 +195,12 @@ async def reserve(
             log.info("reservation reused", order_id=held.id, product_id=product.id)
             return Reservation(ReserveStatus.RESERVED, result)
         await _end_reservation(session, held)
+    if max_reservations is not None:
+        live = await session.scalar(_LIVE, {"user": buyer.id, "now": now}) or 0
+        if live >= max_reservations:
+            await session.commit()
+            log.info("reservation cap reached", buyer_id=buyer.id, live=live)
+            return Reservation(ReserveStatus.LIMIT)
     item = await claim_item(session, product.id, now)
     if item is None:
         await session.commit()

@@ -1,112 +1,276 @@
-"""Refunding a Stars payment: Telegram first, then the order; never the other way round.
+"""Refunds owed and made, one per payment in the ledger; Telegram is asked outside of here.
 
-The order is read and the transaction ended before ``refundStarPayment`` is called (no row lock
-is held across a network call). Only when Telegram confirms is the order marked refunded, so
-the database never says "refunded" for money Telegram kept.
+A refund is opened ``due`` (sold out, a payload that matches no order, or an owner's
+``/refund``) and becomes ``refunded`` only once Telegram confirmed it, or once its ledger shows
+the refund made elsewhere: the database never says "refunded" for Stars Telegram kept.
+
+``next_attempt_at`` is the refund's lease and schedule: an automatic refund is due at that
+time; NULL waits for an owner. Taking a refund (:func:`take`) moves it a lease ahead, so two
+processes never ask Telegram for the same refund at once. Nothing here commits.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-import structlog
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.base import utcnow
-from app.db.models import Order, OrderStatus, Product, User
-from app.i18n import translator
+from app.db.models import (
+    Order,
+    OrderStatus,
+    PendingPayment,
+    Product,
+    Refund,
+    RefundReason,
+    RefundStatus,
+    User,
+)
+from app.services import ledger
+from app.services.delivery import backoff
 
-log = structlog.get_logger(__name__)
-
-ALREADY_REFUNDED_AT_TELEGRAM = "CHARGE_ALREADY_REFUNDED"
-
-
-class RefundOutcome(enum.StrEnum):
-    REFUNDED = "refunded"
-    UNKNOWN_CHARGE = "unknown_charge"
-    ALREADY_REFUNDED = "already_refunded"
-    REFUSED = "refused"  # Telegram answered with an error; nothing changed
-    UNAVAILABLE = "unavailable"  # no answer from Telegram; nothing changed, safe to retry
+REFUND_LEASE = timedelta(seconds=60)
+DUE_SHOWN = 10
 
 
 @dataclass(frozen=True)
-class RefundResult:
-    outcome: RefundOutcome
-    order_id: int | None = None
-    user_id: int | None = None
-    amount: int | None = None
-    reason: str = ""
+class RefundTarget:
+    """What refundStarPayment needs (the payer and the charge), and what the buyer is told."""
+
+    refund_id: int
+    charge_id: str
+    user_id: int
+    amount: int
+    order_id: int | None
+    attempts: int
+    reason: str
+    title: str
+    language: str | None
 
 
-async def _mark_refunded(session: AsyncSession, order_id: int) -> None:
+_TAKE = (
+    update(Refund)
+    .where(
+        Refund.id == bindparam("refund"),
+        Refund.status == RefundStatus.DUE.value,
+        or_(Refund.next_attempt_at.is_(None), Refund.next_attempt_at <= bindparam("now")),
+    )
+    .values(next_attempt_at=bindparam("until"), attempts=Refund.attempts + 1)
+    .returning(Refund.id)
+    .execution_options(synchronize_session=False)
+)
+_TARGET = (
+    select(
+        Refund.id,
+        Refund.charge_id,
+        Refund.user_id,
+        Refund.amount,
+        Refund.order_id,
+        Refund.attempts,
+        Refund.reason,
+        func.coalesce(Product.title, ""),
+        User.language_code,
+    )
+    .outerjoin(Order, Order.id == Refund.order_id)
+    .outerjoin(Product, Product.id == Order.product_id)
+    .outerjoin(User, User.id == Refund.user_id)
+    .where(Refund.id == bindparam("refund"))
+)
+_BY_CHARGE = select(Refund).where(Refund.charge_id == bindparam("charge"))
+_DUE = (
+    select(Refund.id)
+    .where(Refund.status == RefundStatus.DUE.value, Refund.next_attempt_at <= bindparam("now"))
+    .order_by(Refund.next_attempt_at)
+    .limit(bindparam("limit"))
+)
+_UNALERTED = (
+    select(Refund.id)
+    .where(
+        Refund.status == RefundStatus.DUE.value,
+        Refund.next_attempt_at.is_(None),
+        Refund.alerted_at.is_(None),
+    )
+    .order_by(Refund.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_ALERT = (
+    update(Refund)
+    .where(Refund.id == bindparam("refund"), Refund.alerted_at.is_(None))
+    .values(alerted_at=bindparam("now"))
+    .returning(Refund.id)
+    .execution_options(synchronize_session=False)
+)
+
+
+async def by_charge(session: AsyncSession, charge_id: str) -> Refund | None:
+    return await session.scalar(_BY_CHARGE, {"charge": charge_id})
+
+
+async def target(session: AsyncSession, refund_id: int) -> RefundTarget | None:
+    row = (await session.execute(_TARGET, {"refund": refund_id})).first()
+    return RefundTarget(*row) if row is not None else None
+
+
+async def take(
+    session: AsyncSession, refund_id: int, now: datetime, *, force: bool = False
+) -> RefundTarget | None:
+    """Lease a due refund for one request to Telegram; None if it is not due or not open.
+
+    ``force`` (an owner's /refund) takes it even while it waits for a retry: a request racing
+    another one is harmless, as Telegram refunds a charge once and answers the second
+    ``CHARGE_ALREADY_REFUNDED``.
+    """
+    stamp = now + REFUND_LEASE if force else now
+    taken = await session.scalar(
+        _TAKE, {"refund": refund_id, "now": stamp, "until": now + REFUND_LEASE}
+    )
+    return await target(session, refund_id) if taken is not None else None
+
+
+class UnknownChargeError(LookupError):
+    """No payment with this charge id is in the ledger."""
+
+
+async def open_for_owner(session: AsyncSession, charge_id: str) -> Refund:
+    """The refund of a payment in the ledger, opened now if it had none (an owner's /refund).
+
+    A payment not settled yet is settled by this: it will never be fulfilled as well.
+    """
+    if (refund := await by_charge(session, charge_id)) is not None:
+        return refund
+    payment = await ledger.by_charge(session, charge_id)
+    if payment is None:
+        raise UnknownChargeError(charge_id)
+    await session.execute(delete(PendingPayment).where(PendingPayment.charge_id == charge_id))
+    order_id = await session.scalar(
+        select(Order.id).where(Order.telegram_payment_charge_id == charge_id)
+    )
+    refund = Refund(
+        charge_id=charge_id,
+        order_id=order_id,
+        user_id=payment.user_id,
+        amount=payment.amount,
+        reason=RefundReason.OWNER.value,
+        status=RefundStatus.DUE.value,
+        next_attempt_at=None,
+    )
+    session.add(refund)
+    await session.flush()
+    return refund
+
+
+async def mark_refunded(session: AsyncSession, refund_id: int, now: datetime) -> bool:
+    """Telegram confirmed it; the order (if any) is refunded too. False if it was before."""
+    changed = await session.scalar(
+        update(Refund)
+        .where(Refund.id == refund_id, Refund.status == RefundStatus.DUE.value)
+        .values(status=RefundStatus.REFUNDED.value, refunded_at=now, next_attempt_at=None)
+        .returning(Refund.charge_id)
+        .execution_options(synchronize_session=False)
+    )
+    if changed is None:
+        return False
     await session.execute(
         update(Order)
-        .where(Order.id == order_id, Order.status != OrderStatus.REFUNDED.value)
-        .values(status=OrderStatus.REFUNDED.value, refunded_at=utcnow())
-    )
-    await session.commit()
-
-
-async def refund_payment(session: AsyncSession, bot: Bot, charge_id: str) -> RefundResult:
-    """Refund the order paid with ``charge_id``; commits. Leaves no transaction open."""
-    charge_id = charge_id.strip()
-    order = (
-        await session.scalars(select(Order).where(Order.telegram_payment_charge_id == charge_id))
-    ).first()
-    await session.commit()  # end the read before talking to Telegram
-    if order is None:
-        log.info("refund refused: unknown charge")
-        return RefundResult(RefundOutcome.UNKNOWN_CHARGE)
-    found = RefundResult(RefundOutcome.REFUNDED, order.id, order.user_id, order.amount)
-    if order.status == OrderStatus.REFUNDED:
-        log.info("refund refused: already refunded", order_id=order.id)
-        return RefundResult(RefundOutcome.ALREADY_REFUNDED, order.id, order.user_id, order.amount)
-    try:
-        await bot.refund_star_payment(user_id=order.user_id, telegram_payment_charge_id=charge_id)
-    except TelegramBadRequest as exc:
-        if ALREADY_REFUNDED_AT_TELEGRAM in exc.message:
-            # Telegram did refund it (earlier, or from a concurrent request): record the truth.
-            await _mark_refunded(session, order.id)
-            log.warning("order was already refunded at Telegram", order_id=order.id)
-            return RefundResult(RefundOutcome.ALREADY_REFUNDED, order.id, order.user_id)
-        log.warning("Telegram refused the refund", order_id=order.id, error=exc.message)
-        return RefundResult(RefundOutcome.REFUSED, order.id, order.user_id, reason=exc.message)
-    except TelegramAPIError as exc:
-        log.error("refund request failed", order_id=order.id, error=exc.message)
-        return RefundResult(RefundOutcome.UNAVAILABLE, order.id, order.user_id, reason=exc.message)
-    await _mark_refunded(session, order.id)
-    log.info(
-        "order refunded",
-        order_id=order.id,
-        buyer_id=order.user_id,
-        amount=order.amount,
-        previous_status=order.status,
-    )
-    await _notify_buyer(session, bot, order)
-    return found
-
-
-async def _notify_buyer(session: AsyncSession, bot: Bot, order: Order) -> None:
-    """Tell the buyer in their language; a buyer who blocked the bot is no error."""
-    row = (
-        await session.execute(
-            select(User.language_code, Product.title)
-            .select_from(Order)
-            .outerjoin(User, User.id == Order.user_id)
-            .join(Product, Product.id == Order.product_id)
-            .where(Order.id == order.id)
+        .where(
+            Order.telegram_payment_charge_id == changed,
+            Order.status != OrderStatus.REFUNDED.value,
         )
-    ).first()
-    await session.commit()
-    language, title = (row[0], row[1]) if row is not None else (None, "")
-    t = translator(language)
-    try:
-        await bot.send_message(
-            order.user_id, t("owner.refund.buyer_notice", title=title, amount=order.amount)
+        .values(status=OrderStatus.REFUNDED.value, refunded_at=now, next_delivery_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+async def mark_failed(
+    session: AsyncSession,
+    refund_id: int,
+    *,
+    error: str,
+    attempts: int,
+    now: datetime,
+    retry_base: timedelta | None,
+) -> None:
+    """Telegram refused or did not answer: retry with backoff, or (None) wait for an owner."""
+    retry_at = now + backoff(attempts, retry_base) if retry_base is not None else None
+    await session.execute(
+        update(Refund)
+        .where(Refund.id == refund_id, Refund.status == RefundStatus.DUE.value)
+        .values(next_attempt_at=retry_at, last_error=error[:255])
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def refunded_elsewhere(session: AsyncSession, charge_id: str, now: datetime) -> bool:
+    """Telegram's ledger shows this payment refunded (by another tool, or a lost answer)."""
+    if await ledger.by_charge(session, charge_id) is None:
+        return False  # not a payment this shop knows; nothing to mark
+    refund = await by_charge(session, charge_id)
+    if refund is None:
+        refund = await open_for_owner(session, charge_id)
+        refund.reason = RefundReason.EXTERNAL.value
+        await session.flush()
+    return await mark_refunded(session, refund.id, now)
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    return list(await session.scalars(_DUE, {"now": now, "limit": limit}))
+
+
+async def unalerted(session: AsyncSession, limit: int) -> list[int]:
+    """Refunds waiting for an owner whom nobody told yet (the alert was lost in a crash)."""
+    return list(await session.scalars(_UNALERTED, {"limit": limit}))
+
+
+async def claim_alert(session: AsyncSession, refund_id: int, now: datetime) -> bool:
+    """True for exactly one caller: that one alerts the owners."""
+    return await session.scalar(_CLAIM_ALERT, {"refund": refund_id, "now": now}) is not None
+
+
+@dataclass(frozen=True)
+class RefundCounts:
+    due: int
+    refunded: int
+
+
+async def counts(session: AsyncSession) -> RefundCounts:
+    rows = dict(
+        (status, int(n))
+        for status, n in await session.execute(
+            select(Refund.status, func.count(Refund.id)).group_by(Refund.status)
         )
-    except TelegramAPIError as exc:
-        log.info("could not tell the buyer about the refund", order_id=order.id, error=exc.message)
+    )
+    due, refunded = RefundStatus.DUE.value, RefundStatus.REFUNDED.value
+    return RefundCounts(rows.get(due, 0), rows.get(refunded, 0))
+
+
+@dataclass(frozen=True)
+class DueRefund:
+    refund_id: int
+    charge_id: str
+    user_id: int
+    amount: int
+    reason: str
+    slug: str | None
+    last_error: str | None
+
+
+async def due_list(session: AsyncSession, limit: int = DUE_SHOWN) -> list[DueRefund]:
+    rows = await session.execute(
+        select(
+            Refund.id,
+            Refund.charge_id,
+            Refund.user_id,
+            Refund.amount,
+            Refund.reason,
+            Product.slug,
+            Refund.last_error,
+        )
+        .outerjoin(Order, Order.id == Refund.order_id)
+        .outerjoin(Product, Product.id == Order.product_id)
+        .where(Refund.status == RefundStatus.DUE.value)
+        .order_by(Refund.id)
+        .limit(limit)
+    )
+    return [DueRefund(*row) for row in rows]

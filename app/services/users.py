@@ -43,3 +43,16 @@ async def upsert_user(session: AsyncSession, user: TelegramUser) -> None:
         "created_at": now,
     }
     await session.execute(_UPSERT[dialect_name(session)], values)
+
+
+_ENSURE = {
+    name: insert(User).on_conflict_do_nothing(index_elements=[User.id])
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+async def ensure_user(session: AsyncSession, user_id: int) -> None:
+    """A row for a payer the shop has not seen (a payment found only in Telegram's ledger)."""
+    now = utcnow()
+    values = {"id": user_id, "first_name": "", "is_blocked": False, "last_seen_at": now}
+    await session.execute(_ENSURE[dialect_name(session)], {**values, "created_at": now})

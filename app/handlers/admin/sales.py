@@ -6,17 +6,21 @@ large shop's figures never exceed Telegram's 4096 characters and the refunds due
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Bot, Router, html
 from aiogram.filters import Command
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
+from app.db.uow import SessionFactory
+from app.flows.refunds import refund_charge
 from app.handlers.admin.common import command_args, reply, split_messages
 from app.i18n import Translator
-from app.services.refunds import refund_payment
 from app.services.stats import Period, ShopStats, shop_stats
 
 router = Router(name=__name__)
+
+CHARGE_ID_LIMIT = 255  # payments.charge_id
 
 
 def _period(t: Translator, key: str, period: Period) -> str:
@@ -32,6 +36,7 @@ def render_stats(t: Translator, stats: ShopStats) -> list[str]:
         _period(t, "all_time", stats.all_time),
         t("owner.stats.refunded", count=stats.refunded),
         t("owner.stats.banned", n=stats.banned),
+        t("owner.stats.undelivered", count=stats.undelivered),
         "",
         t("owner.stats.stock_header"),
     ]
@@ -45,11 +50,11 @@ def render_stats(t: Translator, stats: ShopStats) -> list[str]:
         lines.append(
             t(
                 "owner.stats.refund_due_row",
-                order_id=due.order_id,
                 user_id=due.user_id,
                 amount=due.amount,
-                slug=due.product_slug,
-                charge_id=due.charge_id or "—",
+                slug=due.slug or "—",
+                reason=t(f"owner.stats.reason_{due.reason}"),
+                charge_id=due.charge_id,
             )
         )
     return split_messages(lines)
@@ -68,19 +73,25 @@ async def stats_command(message: Message, session: AsyncSession, t: Translator) 
 
 
 @router.message(Command("refund"))
-async def refund_command(message: Message, bot: Bot, session: AsyncSession, t: Translator) -> None:
+async def refund_command(
+    message: Message,
+    *,
+    bot: Bot,
+    session: AsyncSession,
+    session_factory: SessionFactory,
+    settings: Settings,
+    t: Translator,
+) -> None:
     charge_id = command_args(message)
-    if not charge_id or len(charge_id.split()) != 1:
+    if not charge_id or len(charge_id.split()) != 1 or len(charge_id) > CHARGE_ID_LIMIT:
         await reply(session, message, t("owner.refund.usage"))
         return
-    result = await refund_payment(session, bot, charge_id)
-    await session.commit()
+    result = await refund_charge(bot, session_factory, settings, charge_id)
     text = t(
         f"owner.refund.{result.outcome.value}",
-        charge_id=charge_id,
-        order_id=result.order_id or 0,
-        user_id=result.user_id or 0,
-        amount=result.amount or 0,
-        reason=result.reason,
+        charge_id=html.quote(charge_id),
+        user_id=result.user_id,
+        amount=result.amount,
+        reason=html.quote(result.reason),
     )
     await message.answer(text)

@@ -1,0 +1,126 @@
+"""The money worker: reconciliation, and retries of whatever a handler left unfinished.
+
+Every ``RETRY_INTERVAL`` seconds it settles recorded payments nobody settled, sends paid goods
+whose delivery is due, asks Telegram again for due refunds, and alerts owners about refunds
+waiting for them. Every ``RECONCILE_INTERVAL`` seconds (and at start) it reconciles with
+Telegram's ledger. Each step is its own short transaction; failures are logged and retried on
+the next round, so the worker never dies of a database or network outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+
+import structlog
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.config import Settings
+from app.db.base import utcnow
+from app.db.uow import SessionFactory, read
+from app.flows.delivery import deliver
+from app.flows.payments import refund_waits_for_owner, settle
+from app.flows.refunds import refund
+from app.services import delivery, fulfilment, refunds
+from app.workers.reconcile import reconcile
+
+log = structlog.get_logger(__name__)
+
+BATCH = 50
+TRANSIENT = (SQLAlchemyError, OSError, TelegramAPIError, asyncio.TimeoutError)
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class MoneyWorker:
+    def __init__(self, bot: Bot, factory: SessionFactory, settings: Settings) -> None:
+        self.bot, self.factory, self.settings = bot, factory, settings
+        self.holder = holder_id()
+        self.first_pass = asyncio.Event()  # set once the start-up round has run
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="money-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        next_reconcile = 0.0
+        while True:
+            if time.monotonic() >= next_reconcile:
+                await self._guarded("reconciliation", self.reconcile)
+                next_reconcile = time.monotonic() + self.settings.reconcile_interval
+            await self._guarded("retries", self.retry_round)
+            self.first_pass.set()
+            await asyncio.sleep(self.settings.retry_interval)
+
+    async def _guarded(self, step: str, run: object) -> None:
+        assert callable(run)
+        try:
+            await run()
+        except TRANSIENT as exc:  # one line; the next round tries again
+            log.warning(
+                "money worker step failed; retrying later",
+                step=step,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
+        except Exception:
+            log.exception("money worker step failed", step=step)
+
+    async def reconcile(self) -> None:
+        report = await reconcile(self.bot, self.factory, self.settings, self.holder)
+        if report.ran:
+            log.info(
+                "reconciled with Telegram",
+                pages=report.pages,
+                transactions=report.transactions,
+                recorded=len(report.recorded),
+                refunded=len(report.refunded),
+                checkpoint=report.checkpoint,
+            )
+
+    async def retry_round(self) -> None:
+        now = utcnow()
+        async with self.factory() as session, read(session):
+            pending = await fulfilment.due(session, now, BATCH)
+            deliveries = await delivery.due(session, now, BATCH)
+            due_refunds = await refunds.due(session, now, BATCH)
+            unalerted = await refunds.unalerted(session, BATCH)
+        for charge_id in pending:
+            log.warning("settling a payment its handler did not finish", charge_id=charge_id)
+            await settle(self.bot, self.factory, self.settings, charge_id)
+        base = timedelta(seconds=self.settings.retry_interval)
+        for order_id in deliveries:
+            await deliver(self.bot, self.factory, order_id, retry_base=base)
+        for refund_id in due_refunds:
+            await refund(self.bot, self.factory, self.settings, refund_id)
+        for refund_id in unalerted:
+            await refund_waits_for_owner(self.bot, self.factory, self.settings, refund_id)
+
+
+async def start_money_worker(
+    dispatcher: Dispatcher, bot: Bot, settings: Settings, session_factory: SessionFactory
+) -> None:
+    """A startup hook, after the schema is at head."""
+    worker = MoneyWorker(bot, session_factory, settings)
+    dispatcher["money_worker"] = worker
+    worker.start()
+
+
+async def stop_money_worker(dispatcher: Dispatcher) -> None:
+    worker = dispatcher.workflow_data.get("money_worker")
+    if isinstance(worker, MoneyWorker):
+        await worker.stop()
