@@ -62,6 +62,7 @@ class Answers:
         self.pending: dict[int, tuple[str, asyncio.Future[JSON]]] = {}
         self.query_user: dict[str, int] = {}
         self.latencies: list[float] = []
+        self.payments: list[float] = []  # from successful_payment to the key sent
         for method in ANSWERS:
             api.on_call(method, lambda params, m=method: self._seen(m, params))
 
@@ -110,7 +111,9 @@ async def buyer(api: FakeBotAPI, answers: Answers, user: int, product_id: int) -
     )
     assert verdict["ok"] in (True, "true"), verdict
     payment = api.build_successful_payment(user, payload, amount, f"charge-{user}")
+    started = time.perf_counter()
     delivery = await answers.step(user, "sendMessage", payment)
+    answers.payments.append(time.perf_counter() - started)
     assert "KEY-" in delivery["text"]
     return True
 
@@ -139,6 +142,7 @@ async def shop_round(url: URL, cwd: Path, round_no: int, buyers: int, keys: int)
             warm = [100_000 * round_no + 90_000 + n for n in range(WARM_UP)]
             await asyncio.gather(*(buyer(api, answers, u, warm_id) for u in warm))
             answers.latencies.clear()
+            answers.payments.clear()
             users = [100_000 * round_no + n for n in range(buyers)]
             started = time.perf_counter()
             bought = await asyncio.gather(*(buyer(api, answers, u, product_id) for u in users))
@@ -153,14 +157,17 @@ async def shop_round(url: URL, cwd: Path, round_no: int, buyers: int, keys: int)
         )
         paid = select(Order).where(
             Order.product_id == product_id, Order.status == OrderStatus.DELIVERED.value
-        )
+        )  # each of them sent: the bot answered with the key
         orders = await session.scalar(select(func.count()).select_from(paid.subquery()))
         distinct_items = await session.scalar(
             select(func.count(func.distinct(paid.subquery().c.stock_item_id)))
         )
     await engine.dispose()
     assert sum(bought) == min(buyers, keys) == sold == orders, (sum(bought), sold, orders)
+    payments = sorted(answers.payments)
     return summary(answers.latencies, elapsed) | {
+        "payment_p50_ms": statistics.median(payments) * 1000,
+        "payment_p95_ms": payments[int(0.95 * (len(payments) - 1))] * 1000,
         "purchases_per_s": sum(bought) / elapsed,
         "oversold": (orders or 0) - (distinct_items or 0),
     }
@@ -233,6 +240,10 @@ async def main() -> None:
     print(f"  shop  updates/s    median {s_ups:8.1f}")
     print(f"  shop  purchases/s  median {_median(shop, 'purchases_per_s'):8.1f}")
     print(f"  shop  per update   {_percentiles(shop)}")
+    print(
+        f"  shop  payment      p50 {_median(shop, 'payment_p50_ms'):6.1f} ms   "
+        f"p95 {_median(shop, 'payment_p95_ms'):6.1f} ms   (successful_payment to the key sent)"
+    )
     print(f"  echo  updates/s    median {e_ups:8.1f}   (bare aiogram echo bot, no database)")
     print(f"  echo  per update   {_percentiles(echo)}")
     print(f"  shop/echo updates/s = {s_ups / e_ups:.3f}   (target >= 0.38)")
