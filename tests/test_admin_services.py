@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.admin_panel.throttle import SignInThrottle
-from app.db.models import Order, OrderStatus, User
+from app.db.models import (
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentSource,
+    Refund,
+    RefundReason,
+    RefundStatus,
+    User,
+)
 from app.services import categories, products
 from app.services.products import ShopInputError
 from app.services.sales import CHART_DAYS, dashboard
@@ -27,20 +36,46 @@ async def _orders(
         await session.flush()
         for number, (status, amount, hours) in enumerate(rows):
             paid = NOW - timedelta(hours=hours)
-            session.add(
-                Order(
+            order = Order(
+                user_id=1,
+                product_id=product_id,
+                payload=f"payload-{number}",
+                amount=amount,
+                status=status,
+                expires_at=paid,
+                created_at=paid - timedelta(minutes=5),
+                paid_at=None if status == OrderStatus.PENDING else paid,
+                delivered_at=paid if status == OrderStatus.DELIVERED else None,
+                telegram_payment_charge_id=f"charge-{number}",
+            )
+            session.add(order)
+            await session.flush()
+            if status == OrderStatus.PENDING:
+                continue
+            session.add(  # every paid order is in the ledger
+                Payment(
+                    charge_id=f"charge-{number}",
                     user_id=1,
-                    product_id=product_id,
-                    payload=f"payload-{number}",
+                    payload=order.payload,
+                    currency="XTR",
                     amount=amount,
-                    status=status,
-                    expires_at=paid,
-                    created_at=paid - timedelta(minutes=5),
-                    paid_at=None if status == OrderStatus.PENDING else paid,
-                    delivered_at=paid if status == OrderStatus.DELIVERED else None,
-                    telegram_payment_charge_id=f"charge-{number}",
+                    paid_at=paid,
+                    source=PaymentSource.UPDATE.value,
                 )
             )
+            await session.flush()
+            if status in (OrderStatus.REFUNDED, OrderStatus.REFUND_DUE):
+                refunded = status == OrderStatus.REFUNDED
+                session.add(
+                    Refund(
+                        charge_id=f"charge-{number}",
+                        order_id=order.id,
+                        user_id=1,
+                        amount=amount,
+                        reason=RefundReason.SOLD_OUT.value,
+                        status=(RefundStatus.REFUNDED if refunded else RefundStatus.DUE).value,
+                    )
+                )
         await session.commit()
 
 

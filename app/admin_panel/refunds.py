@@ -1,10 +1,10 @@
 """The panel's one way to refund: a small adapter over the bot's refund service.
 
-Views call :func:`refund_charge` only, so pointing the panel at another refund service means
-changing this file alone. Refunds of one charge id are serialised in this process: a second
-click waits for the first and then finds the order refunded (the service never calls
-``refundStarPayment`` for an order already refunded, and Telegram refuses a second refund of a
-charge anyway).
+Views call :func:`refund_charge` only: the same ledger-based refund as the bot's ``/refund``
+(:func:`app.flows.refunds.refund_charge`), for any charge id in the payments ledger. Refunds of
+one charge id are serialised in this process: a second click waits for the first and then
+finds it refunded (the flow never calls ``refundStarPayment`` for a refund already made, and
+Telegram refuses a second refund of a charge anyway).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from markupsafe import Markup
 
 from app.admin_panel.context import PanelContext
 from app.admin_panel.texts import text
-from app.services.refunds import RefundOutcome, refund_payment
+from app.flows import refunds
+from app.flows.refunds import Refunded
 
 
 @dataclass(frozen=True)
@@ -31,16 +32,16 @@ _locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
 
 async def refund_charge(context: PanelContext, charge_id: str) -> RefundReport:
-    async with _locks[charge_id], context.session_factory() as session:
-        result = await refund_payment(session, context.bot, charge_id)
-        await session.commit()
+    async with _locks[charge_id]:
+        result = await refunds.refund_charge(
+            context.bot, context.session_factory, context.settings, charge_id
+        )
     message = text(
         f"owner.refund.{result.outcome.value}",
         charge_id=charge_id,
-        order_id=result.order_id or 0,
-        user_id=result.user_id or 0,
-        amount=result.amount or 0,
+        user_id=result.user_id,
+        amount=result.amount,
         reason=result.reason,
     )
-    done = {RefundOutcome.REFUNDED, RefundOutcome.ALREADY_REFUNDED}
+    done = {Refunded.REFUNDED, Refunded.ALREADY_REFUNDED}
     return RefundReport(result.outcome in done, message)

@@ -248,6 +248,7 @@ async def counts(session: AsyncSession) -> RefundCounts:
 @dataclass(frozen=True)
 class DueRefund:
     refund_id: int
+    order_id: int | None  # None: the payment matched no order
     charge_id: str
     user_id: int
     amount: int
@@ -260,6 +261,7 @@ async def due_list(session: AsyncSession, limit: int = DUE_SHOWN) -> list[DueRef
     rows = await session.execute(
         select(
             Refund.id,
+            Refund.order_id,
             Refund.charge_id,
             Refund.user_id,
             Refund.amount,

@@ -3,8 +3,9 @@ the owner (paid but undelivered, refunds due, low stock).
 
 A sale is an order paid for and not refunded (``paid``: the goods are on their way, or
 ``delivered``), at the time it was paid; refunded orders and refunds due count neither as sales
-nor as revenue. Days are UTC days. Each figure is one aggregate query, however many orders
-there are.
+nor as revenue. Refunds due come from the refunds kept against the payments ledger (a payment
+that matched no order is owed back too). Days are UTC days. Each figure is one aggregate
+query, however many orders there are.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import Order, OrderStatus
+from app.services import delivery, refunds
 from app.services.products import ProductRow, product_rows
-from app.services.stats import Period, RefundDue, refund_due_orders
+from app.services.refunds import DueRefund
+from app.services.stats import Period
 
 CHART_DAYS = 30
 SOLD = (OrderStatus.PAID.value, OrderStatus.DELIVERED.value)
@@ -41,7 +44,7 @@ class Dashboard:
     days: list[Day]  # the last CHART_DAYS UTC days, oldest first, today last
     undelivered: int  # paid, but the goods are not handed over yet
     refund_due_count: int
-    refund_due: list[RefundDue]
+    refund_due: list[DueRefund]
     low_stock: list[ProductRow]
 
 
@@ -75,24 +78,14 @@ def _sum(days: list[Day]) -> Period:
 async def dashboard(session: AsyncSession, now: datetime | None = None) -> Dashboard:
     now = now or utcnow()
     days = await daily_sales(session, now)
-    undelivered = await session.scalar(
-        select(func.count(Order.id)).where(
-            or_(
-                Order.status == OrderStatus.PAID.value,
-                and_(Order.status == OrderStatus.DELIVERED.value, Order.delivered_at.is_(None)),
-            )
-        )
-    )
-    due_count = await session.scalar(
-        select(func.count(Order.id)).where(Order.status == OrderStatus.REFUND_DUE.value)
-    )
+    counts = await refunds.counts(session)
     return Dashboard(
         today=_sum(days[-1:]),
         week=_sum(days[-7:]),
         month=_sum(days),
         days=days,
-        undelivered=int(undelivered or 0),
-        refund_due_count=int(due_count or 0),
-        refund_due=await refund_due_orders(session),
+        undelivered=await delivery.undelivered(session),
+        refund_due_count=counts.due,
+        refund_due=await refunds.due_list(session),
         low_stock=[row for row in await product_rows(session) if row.low_stock],
     )
