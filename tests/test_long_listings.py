@@ -31,7 +31,7 @@ async def test_stats_of_a_large_shop_arrive_whole(shop: RunningBot) -> None:
     texts = admin.texts()
     assert len(texts) > 1  # one message could not hold it
     assert all(len(text) <= 4096 for text in texts)
-    assert texts[0].startswith("Sales (delivered orders")
+    assert texts[0].startswith("Sales (paid orders")
     assert "/refund due-last" in texts[-1]  # the refunds due, last, are not lost
     whole = "\n".join(texts)
     assert all(slug in whole for slug in slugs)
