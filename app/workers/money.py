@@ -15,7 +15,9 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from aiogram import Bot, Dispatcher
@@ -67,8 +69,7 @@ class MoneyWorker:
             self.first_pass.set()
             await asyncio.sleep(self.settings.retry_interval)
 
-    async def _guarded(self, step: str, run: object) -> None:
-        assert callable(run)
+    async def _guarded(self, step: str, run: Callable[[], Awaitable[None]]) -> None:
         try:
             await run()
         except TRANSIENT as exc:  # one line; the next round tries again
@@ -99,16 +100,31 @@ class MoneyWorker:
             deliveries = await delivery.due(session, now, BATCH)
             due_refunds = await refunds.due(session, now, BATCH)
             unalerted = await refunds.unalerted(session, BATCH)
+        base = timedelta(seconds=self.settings.retry_interval)
         for charge_id in pending:
             log.warning("settling a payment its handler did not finish", charge_id=charge_id)
-            await settle(self.bot, self.factory, self.settings, charge_id)
-        base = timedelta(seconds=self.settings.retry_interval)
+            await self._one(settle(self.bot, self.factory, self.settings, charge_id), charge_id)
         for order_id in deliveries:
-            await deliver(self.bot, self.factory, order_id, retry_base=base)
+            await self._one(deliver(self.bot, self.factory, order_id, retry_base=base), order_id)
         for refund_id in due_refunds:
-            await refund(self.bot, self.factory, self.settings, refund_id)
+            await self._one(refund(self.bot, self.factory, self.settings, refund_id), refund_id)
         for refund_id in unalerted:
-            await refund_waits_for_owner(self.bot, self.factory, self.settings, refund_id)
+            alert = refund_waits_for_owner(self.bot, self.factory, self.settings, refund_id)
+            await self._one(alert, refund_id)
+
+    async def _one(self, step: Coroutine[Any, Any, object], item: object) -> None:
+        """One item's step; its failure is logged and never holds up the others (a database
+        or network outage fails them all, and the next round tries them again)."""
+        try:
+            await step
+        except TRANSIENT as exc:
+            log.warning(
+                "money worker item failed; retrying later",
+                item=item,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
+        except Exception:
+            log.exception("money worker item failed", item=item)
 
 
 async def start_money_worker(
