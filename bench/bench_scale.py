@@ -13,9 +13,9 @@ the big one; rounds alternate and medians are reported, with the ratio big/small
 The big shop is seeded by COPY (tests/big_shop.py), then settled (VACUUM ANALYZE, CHECKPOINT),
 as a shop that has run for a while is; both shops are.
 
-Then the stock import rate: 100,000 keys through the import service the /stock command and
-``python -m app stock import`` use (app.services.stock), one commit, on PostgreSQL and on
-SQLite, median of three imports each.
+Then the stock import rate: 100,000 keys through the import the /stock command and
+``python -m app stock import`` use (parsed by app.services.stock, written in committed
+batches by app.stock_import), on PostgreSQL and on SQLite, median of three imports each.
 
     .venv/bin/python bench/bench_scale.py [--rounds 5] [--buyers 100] [--big-keys 1000000]
 """
@@ -186,9 +186,11 @@ async def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--import-keys", type=int, default=IMPORT_KEYS)
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--skip-scale", action="store_true")
     args = parser.parse_args()
     configure_logging("WARNING", json=True)  # the benchmark's report, not the migrations' lines
-    await scale(args)
+    if not args.skip_scale:
+        await scale(args)
     if not args.skip_import:
         await imports(args)
 
