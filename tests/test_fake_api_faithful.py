@@ -43,11 +43,11 @@ async def test_an_unimplemented_method_fails_the_call_and_the_test(api: FakeBotA
         with pytest.raises(TelegramNotFound, match="Not Found: method not found"):
             await bot.set_my_commands([BotCommand(command="start", description="Open")])
         with pytest.raises(TelegramNotFound, match="method not found"):
-            await bot.send_photo(USER, "https://example.com/a.png")
+            await bot.send_video(USER, "https://example.com/a.mp4")
     finally:
         await bot.session.close()
-    assert api.unimplemented == ["setMyCommands", "sendPhoto"]
-    with pytest.raises(AssertionError, match="does not answer: setMyCommands, sendPhoto"):
+    assert api.unimplemented == ["setMyCommands", "sendVideo"]
+    with pytest.raises(AssertionError, match="does not answer: setMyCommands, sendVideo"):
         await api.stop()
     api.unimplemented.clear()  # the fixture's stop() would report them again
 

@@ -13,6 +13,7 @@ from tests.fake_api.formatting import (
     check_reply_markup,
     message_text,
 )
+from tests.fake_api.photos import check_photo
 from tests.fake_api.protocol import JSON, QUERY_TOO_OLD, ApiRequest, bad_request, chat_id
 from tests.fake_api.store import Store
 
@@ -46,6 +47,7 @@ class Methods:
             "editMessageText": self.edit_message_text,
             "answerCallbackQuery": self.answer_callback_query,
             "sendDocument": self.send_document,
+            "sendPhoto": self.send_photo,
             "getFile": self.get_file,
         }
 
@@ -91,6 +93,19 @@ class Methods:
         target = chat_id(p)
         stored = self.store.resolve_input_file(p["document"], req.files)
         content = _with_markup({"document": stored.document(), **caption(p)}, p)
+        return self.store.bot_message(target, content)
+
+    async def send_photo(self, req: ApiRequest) -> JSON:
+        """A photo upload (multipart ``attach://``) or a file_id: checked as Telegram checks it
+        (at most 10 MB, an image it can decode, width + height at most 10000, sides at most 20
+        to 1), answered with the PhotoSize list of the message."""
+        p = req.params
+        target = chat_id(p)
+        if "photo" not in p:
+            raise bad_request("there is no photo in the request")
+        stored = self.store.resolve_input_file(p["photo"], req.files)
+        photo_sizes = check_photo(stored)
+        content = _with_markup({"photo": photo_sizes, **caption(p)}, p)
         return self.store.bot_message(target, content)
 
     async def get_file(self, req: ApiRequest) -> JSON:

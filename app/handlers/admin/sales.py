@@ -1,14 +1,18 @@
 """/stats (sales, revenue, stock, refunds due) and /refund <telegram_payment_charge_id>.
 
 /stats is as many messages as it takes (a line per product), split as /products is, so that a
-large shop's figures never exceed Telegram's 4096 characters and the refunds due, last, arrive.
+large shop's figures never exceed Telegram's 4096 characters and the refunds due, last, arrive;
+then a chart, a PNG of the revenue per day and the top products over the last 30 days.
 """
 
 from __future__ import annotations
 
+import asyncio
+
+import structlog
 from aiogram import Bot, Router, html
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.types import BufferedInputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -16,8 +20,11 @@ from app.db.uow import SessionFactory
 from app.flows.refunds import refund_charge
 from app.handlers.admin.common import command_args, reply, split_messages
 from app.i18n import Translator
+from app.services.charts import ChartData, ChartLabels, chart_data, render_png
+from app.services.sales import CHART_DAYS
 from app.services.stats import Period, ShopStats, shop_stats
 
+log = structlog.get_logger(__name__)
 router = Router(name=__name__)
 
 CHARGE_ID_LIMIT = 255  # payments.charge_id
@@ -62,9 +69,27 @@ def render_stats(t: Translator, stats: ShopStats) -> list[str]:
 
 async def send_stats(message: Message, session: AsyncSession, t: Translator) -> None:
     stats = await shop_stats(session)
+    chart = await chart_data(session)
     await session.commit()  # no transaction across the sends
     for chunk in render_stats(t, stats):
         await message.answer(chunk)
+    await send_chart(message, t, chart)
+
+
+async def send_chart(message: Message, t: Translator, chart: ChartData) -> None:
+    """The PNG, drawn in a worker thread (matplotlib is imported on the first one)."""
+    labels = ChartLabels(
+        revenue=t("owner.chart.revenue", days=CHART_DAYS),
+        top=t("owner.chart.top", days=CHART_DAYS),
+        stars=t("owner.chart.stars"),
+        no_sales=t("owner.chart.no_sales"),
+    )
+    try:
+        png = await asyncio.to_thread(render_png, chart, labels)
+    except Exception as exc:  # the figures were sent; a chart that fails is logged, not fatal
+        log.warning("chart not drawn", error=repr(exc))
+        return
+    await message.answer_photo(BufferedInputFile(png, filename="stats.png"))
 
 
 @router.message(Command("stats"))

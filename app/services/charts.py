@@ -1,0 +1,93 @@
+"""The /stats chart: revenue per UTC day over the last 30 days, and the top products by
+revenue over the same days, drawn as one PNG.
+
+A sale is an order paid for and not refunded (``paid`` or ``delivered``, as in
+:mod:`app.services.sales`). matplotlib is imported by :func:`render_png` only, so neither the
+bot's start-up nor any other update pays for it; it draws on a bare ``Figure`` with the Agg
+canvas (no pyplot, no global state), so it may run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utcnow
+from app.db.models import Order, Product
+from app.services.sales import CHART_DAYS, SOLD, Day, daily_sales
+
+TOP_PRODUCTS = 5
+TITLE_CHARS = 28  # a product's title on the chart's axis
+
+
+@dataclass(frozen=True)
+class TopProduct:
+    title: str
+    sales: int
+    revenue: int
+
+
+@dataclass(frozen=True)
+class ChartData:
+    days: list[Day]
+    top: list[TopProduct]
+
+
+@dataclass(frozen=True)
+class ChartLabels:
+    revenue: str  # the first panel's title
+    top: str  # the second panel's
+    stars: str  # the unit of the axes
+    no_sales: str
+
+
+async def chart_data(session: AsyncSession, now: datetime | None = None) -> ChartData:
+    now = now or utcnow()
+    days = await daily_sales(session, now, CHART_DAYS)
+    first = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS - 1)
+    revenue = func.sum(Order.amount)
+    stmt = (
+        select(Product.title, func.count(Order.id), revenue)
+        .join(Product, Product.id == Order.product_id)
+        .where(Order.status.in_(SOLD), func.coalesce(Order.paid_at, Order.created_at) >= first)
+        .group_by(Product.id, Product.title)
+        .order_by(revenue.desc(), Product.title)
+        .limit(TOP_PRODUCTS)
+    )
+    top = [TopProduct(title, int(n), int(r)) for title, n, r in await session.execute(stmt)]
+    return ChartData(days, top)
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1] + "…"
+
+
+def render_png(data: ChartData, labels: ChartLabels) -> bytes:
+    """The chart as PNG bytes (1200 x 900 pixels)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 (see above)
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    figure = Figure(figsize=(8, 6), dpi=150, layout="constrained")
+    FigureCanvasAgg(figure)
+    daily, ranked = figure.subplots(2, 1, height_ratios=(3, 2))
+    dates = [day.day.strftime("%d.%m") for day in data.days]
+    daily.bar(range(len(dates)), [day.revenue for day in data.days], color="#2a9df4")
+    daily.set_xticks(range(0, len(dates), 5), dates[::5])
+    daily.set_title(labels.revenue)
+    daily.set_ylabel(labels.stars)
+    daily.grid(axis="y", alpha=0.3)
+    if data.top:
+        titles = [_short(product.title) for product in reversed(data.top)]
+        ranked.barh(titles, [product.revenue for product in reversed(data.top)], color="#f4a62a")
+        ranked.set_xlabel(labels.stars)
+    else:
+        ranked.text(0.5, 0.5, labels.no_sales, ha="center", va="center")
+        ranked.set_axis_off()
+    ranked.set_title(labels.top)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
