@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from app.db.base import utcnow
 from app.db.models import ItemStatus, Order, OrderStatus, PaymentSource, Refund, StockItem, User
 from app.db.uow import transaction
-from app.flows.delivery import Sent, deliver
+from app.flows.delivery import Sent, deliver, send
 from app.i18n import translator
 from app.services import delivery, fulfilment, ledger, orders
 from app.services.fulfilment import Settled, Settlement
@@ -248,11 +248,15 @@ async def test_delivery_happens_once_and_a_failed_send_can_be_retried(
     product_id = await seed_product(session_factory, "Key", 10, ["<SECRET&KEY>"])
     reservation = await reserve(session_factory, 5000, product_id)
     assert reservation.invoice is not None
-    await pay(session_factory, 5000, reservation.invoice.payload, 10, "ch-1")
+    settled = await settle(session_factory, 5000, reservation.invoice.payload, 10, "ch-1")
     [order] = await orders_of(session_factory)
-
+    # The settlement leased the first send to its caller: nobody else may send meanwhile.
+    assert settled.goods is not None and settled.goods.order_id == order.id
+    assert (await deliver(bot, session_factory, order.id, retry_base=timedelta(0))).result == (
+        Sent.NOT_DUE
+    )
     fake_api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
-    failed = await deliver(bot, session_factory, order.id, retry_base=timedelta(0))
+    failed = await send(bot, session_factory, settled.goods, retry_base=timedelta(0))
     assert (failed.result, failed.attempts) == (Sent.FAILED, 1)
     [order] = await orders_of(session_factory)
     assert (order.status, order.delivered_at) == ("paid", None)
@@ -265,7 +269,7 @@ async def test_delivery_happens_once_and_a_failed_send_can_be_retried(
     sent = [m["text"] for m in fake_api.sent_to(5000)]
     assert len(sent) == 1 and "<SECRET&KEY>" in sent[0]  # escaped for HTML, shown verbatim
     [order] = await orders_of(session_factory)
-    assert (order.status, order.delivery_attempts) == ("delivered", 2)
+    assert (order.status, order.delivery_attempts) == ("delivered", 2)  # settled's, and a retry
     assert order.delivered_at is not None
 
 

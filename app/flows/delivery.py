@@ -16,6 +16,7 @@ from app.db.models import OrderStatus
 from app.db.uow import SessionFactory, read, transaction
 from app.i18n import Translator, translator
 from app.services import delivery
+from app.services.delivery import Goods
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +44,14 @@ async def deliver(
         goods = await delivery.take(session, order_id, now)
     if goods is None:
         return DeliveryOutcome(Sent.NOT_DUE)
+    return await send(bot, factory, goods, retry_base=retry_base)
+
+
+async def send(
+    bot: Bot, factory: SessionFactory, goods: Goods, *, retry_base: timedelta
+) -> DeliveryOutcome:
+    """Send goods whose lease the caller holds, then record the outcome."""
+    order_id = goods.order_id
     try:
         await delivery.send_goods(bot, translator(goods.language), goods)
     except TelegramAPIError as exc:

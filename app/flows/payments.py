@@ -24,7 +24,7 @@ from app.db.base import utcnow
 from app.db.models import PaymentSource, RefundReason
 from app.db.uow import SessionFactory, transaction
 from app.flows.alerts import alert_owners
-from app.flows.delivery import Sent, deliver
+from app.flows.delivery import Sent, deliver, send
 from app.flows.refunds import refund
 from app.i18n import Translator, translator
 from app.services import fulfilment, ledger, refunds
@@ -106,8 +106,8 @@ async def hand_over(
             await deliver(bot, factory, settlement.order_id, retry_base=retry_base)
         return
     if settlement.kind is Settled.SOLD:
-        assert settlement.order_id is not None
-        outcome = await deliver(bot, factory, settlement.order_id, retry_base=retry_base)
+        assert settlement.goods is not None  # leased to us by the settlement
+        outcome = await send(bot, factory, settlement.goods, retry_base=retry_base)
         if outcome.result is Sent.FAILED:
             await _tell(bot, settlement.user_id, t, "buyer.payment.delivery_failed")
             await alert_owners(

@@ -30,8 +30,9 @@ from app.db.models import (
     RefundReason,
     RefundStatus,
 )
-from app.services import ledger
+from app.services import delivery, ledger
 from app.services.availability import unsold_at_most
+from app.services.delivery import Goods
 from app.services.orders import BY_PAYLOAD, CURRENCY, claim_item, lock_item, lock_order, new_payload
 from app.services.users import ensure_user
 
@@ -64,6 +65,7 @@ class Settlement:
     title: str = ""
     late: bool = False  # the reservation had been lost; another item was claimed
     low_stock: LowStock | None = None
+    goods: Goods | None = None  # SOLD: what to send, its first send leased to the caller
 
 
 _LOCK_PENDING = (
@@ -163,7 +165,10 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     item.reserved_until = None
     order.stock_item_id = item.id
     order.status = OrderStatus.PAID.value
-    order.next_delivery_at = now
+    # The first send's lease, taken here: the settling caller sends at once, one transaction
+    # fewer on the buyer's path; if it dies first, the lease runs out and the worker sends.
+    order.next_delivery_at = now + delivery.SEND_LEASE
+    order.delivery_attempts = 1
     await session.flush()
     product = await session.get(Product, order.product_id)
     assert product is not None  # products with orders are never deleted
@@ -176,6 +181,7 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
         title=product.title,
         late=late,
         low_stock=await _low_stock(session, product),
+        goods=await delivery.goods_of(session, order.id),
     )
 
 
