@@ -128,6 +128,8 @@ def test_texts_with_a_count_have_plural_forms() -> None:
         "owner.export.orders",
         "owner.export.stock",
         "owner.export.stock_files",
+        "buyer.reviews.button",
+        "buyer.reviews.card",
         "owner.broadcast.started",
         "owner.product.ask_title",
         "owner.product.ask_description",

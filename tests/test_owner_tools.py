@@ -122,7 +122,8 @@ async def test_non_admin_gets_the_unknown_command_reply_and_changes_nothing(
         "/editproduct game-key", "/editproduct game-key price 1", "/stock game-key",
         "/stock game-key\nNEW-KEY", "/stats", "/refund ch-1", "/broadcast Hello everyone",
         "/broadcast", "/stopbroadcast", "/cancel", f"/ban {BUYER}", f"/unban {BUYER}",
-        "/export orders", "/export stock game-key", "/export",
+        "/export orders", "/export stock game-key", "/export", "/hidereview 1",
+        "/showreview 1",
     ]  # fmt: skip
     for command in commands:
         before = len(stranger.texts())

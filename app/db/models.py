@@ -133,6 +133,12 @@ class Product(TimestampMixin, Base):
     )
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     low_stock_threshold: Mapped[int] = mapped_column(default=3, server_default="3")
+    rating_count: Mapped[int] = mapped_column(
+        default=0, server_default="0", comment="visible reviews (kept with them, for the card)"
+    )
+    rating_sum: Mapped[int] = mapped_column(
+        default=0, server_default="0", comment="sum of the visible reviews' ratings"
+    )
 
     category: Mapped[Category | None] = relationship(back_populates="products")
 
@@ -330,3 +336,25 @@ class WorkerLease(Base):
         BigInteger, default=0, server_default="0", comment="reconciliation: transactions read"
     )
     updated_at: Mapped[datetime | None]
+
+
+class Review(TimestampMixin, Base):
+    """A buyer's rating (1-5) of a delivered order, with an optional text; one per order.
+
+    The product's ``rating_count`` and ``rating_sum`` follow its visible reviews, changed in
+    the same transaction as a review is added or hidden, so the card reads two columns.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_reviews_product_id_id", "product_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    rating: Mapped[int]
+    text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    hidden_at: Mapped[datetime | None] = mapped_column(comment="hidden by an owner")

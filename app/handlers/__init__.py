@@ -13,6 +13,7 @@ from app.handlers import (
     fallback,
     info,
     purchases,
+    reviews,
     search,
     start,
 )
@@ -43,6 +44,7 @@ def build_root_router() -> Router:
         purchases.router,
         info.router,
         search.router,
+        reviews.router,
         admin.router,
         fallback.router,  # last: answers whatever nobody else took
     )

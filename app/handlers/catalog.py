@@ -45,7 +45,12 @@ def card_text(t: Translator, card: ProductCard) -> str:
         parts.append(t("buyer.catalog.card_description", description=description))
     price = t("buyer.catalog.card_price", price=card.price)
     stock = _left_line(t, card.left)
-    parts.append("\n".join(filter(None, [price, stock])))
+    rating = (
+        t("buyer.reviews.card", n=card.rating_count, average=f"{card.rating:.1f}")
+        if card.rating is not None
+        else ""
+    )
+    parts.append("\n".join(filter(None, [price, stock, rating])))
     if card.held_by_viewer:
         parts.append(t("buyer.catalog.card_reserved"))
     elif not card.left:

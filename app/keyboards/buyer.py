@@ -6,11 +6,12 @@ field is bounded (:mod:`app.keyboards.fields`): a forged press is a stale button
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 
 from app.db.models import OrderStatus
 from app.i18n import Translator
@@ -39,6 +40,21 @@ class ProductCb(CallbackData, prefix="b-prod"):
 
 class SearchCb(CallbackData, prefix="b-find"):
     page: PageNumber = 0  # the words are kept in the buyer's FSM data
+
+
+class RateCb(CallbackData, prefix="b-rate"):
+    order: RowId
+    rating: Annotated[int, Field(ge=0, le=5)] = 0  # 0: show the stars to choose from
+
+
+class ReviewSaveCb(CallbackData, prefix="b-rsave"):
+    order: RowId
+    rating: Annotated[int, Field(ge=1, le=5)]
+
+
+class ReviewsCb(CallbackData, prefix="b-revs"):
+    product: RowId
+    page: PageNumber = 0
 
 
 class BuyCb(CallbackData, prefix="b-buy"):
@@ -118,6 +134,9 @@ def product_card(t: Translator, card: ProductCard, page: int) -> InlineKeyboardM
     builder = InlineKeyboardBuilder()
     if card.left or card.held_by_viewer:
         builder.row(_button(t("buyer.catalog.buy", price=card.price), BuyCb(product=card.id)))
+    if card.rating_count:
+        text = t("buyer.reviews.button", n=card.rating_count)
+        builder.row(_button(text, ReviewsCb(product=card.id)))
     builder.row(_button(t("buyer.menu.back"), ProductsCb(category=card.category_id, page=page)))
     return builder.as_markup()
 
@@ -127,7 +146,11 @@ def purchases(t: Translator, page: Page[Purchase]) -> InlineKeyboardMarkup:
     for purchase in page.items:
         if purchase.status in (OrderStatus.PAID, OrderStatus.DELIVERED):
             text = t("buyer.purchases.resend", title=purchase.title, order=purchase.order_id)
-            builder.row(_button(text, ResendCb(order=purchase.order_id, page=page.page)))
+            row = [_button(text, ResendCb(order=purchase.order_id, page=page.page))]
+            if purchase.status == OrderStatus.DELIVERED:
+                rate = t("buyer.reviews.rate", order=purchase.order_id)
+                row.append(_button(rate, RateCb(order=purchase.order_id)))
+            builder.row(*row)
     if pager := _pager(t, page, PurchasesCb):
         builder.row(*pager)
     builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
@@ -144,4 +167,27 @@ def search_results(t: Translator, page: Page[ProductRow]) -> InlineKeyboardMarku
         builder.row(*pager)
     builder.row(_button(t("buyer.search.again"), MenuCb(action="search")))
     builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
+    return builder.as_markup()
+
+
+def stars(t: Translator, order: int) -> InlineKeyboardMarkup:
+    row = [_button("⭐" * n, RateCb(order=order, rating=n)) for n in range(1, 6)]
+    return InlineKeyboardMarkup(
+        inline_keyboard=[row[:3], row[3:], [_button(t("buyer.menu.back"), PurchasesCb())]]
+    )
+
+
+def skip_text(t: Translator, order: int, rating: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(t("buyer.reviews.skip"), ReviewSaveCb(order=order, rating=rating))]
+        ]
+    )
+
+
+def reviews(t: Translator, page: Page[Any], product: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    if pager := _pager(t, page, ReviewsCb, product=product):
+        builder.row(*pager)
+    builder.row(_button(t("buyer.menu.back"), ProductCb(id=product)))
     return builder.as_markup()

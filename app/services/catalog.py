@@ -87,6 +87,12 @@ class ProductCard:
     left: int  # claimable items, counted up to LEFT_CAP
     category_id: int  # OTHER when the product has none
     held_by_viewer: bool = False  # the viewer holds a live reservation (Buy resends it)
+    rating_count: int = 0  # visible reviews
+    rating_sum: int = 0
+
+    @property
+    def rating(self) -> float | None:
+        return self.rating_sum / self.rating_count if self.rating_count else None
 
 
 # The buyer-side queries are built once, at import, with bind parameters: each call only binds
@@ -175,6 +181,8 @@ _CARD = select(
         Order.status == PENDING,
         Order.expires_at > NOW,
     ),
+    Product.rating_count,
+    Product.rating_sum,
 ).where(Product.id == bindparam("product"), Product.is_active)
 
 
@@ -186,6 +194,8 @@ async def product_card(
     row = (await session.execute(_CARD, params)).first()
     if row is None:
         return None
-    id_, title, description, price, available, expired, category_id, held = row
+    id_, title, description, price, available, expired, category_id, held, count, total = row
     left = capped(available, expired)
-    return ProductCard(id_, title, description, price, left, category_id or OTHER, bool(held))
+    return ProductCard(
+        id_, title, description, price, left, category_id or OTHER, bool(held), count, total
+    )

@@ -10,7 +10,17 @@ from __future__ import annotations
 from aiogram import Router
 
 from app.filters.admin import IsAdmin
-from app.handlers.admin import bans, broadcast, catalog, edit, exports, menu, sales, stock
+from app.handlers.admin import (
+    bans,
+    broadcast,
+    catalog,
+    edit,
+    exports,
+    menu,
+    reviews,
+    sales,
+    stock,
+)
 from app.handlers.admin.broadcast_tasks import start_broadcasts, stop_broadcasts
 
 router = Router(name=__name__)
@@ -25,6 +35,7 @@ router.include_routers(
     broadcast.router,
     bans.router,
     exports.router,
+    reviews.router,
 )
 # Runs after the Dispatcher's own startup hook, which brought the schema to head.
 router.startup.register(start_broadcasts)

@@ -1,0 +1,139 @@
+"""Reviews: rate a delivered order from My purchases (1-5 stars, then an optional text, or
+Skip), and read a product's reviews, paged, from its card."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.uow import write
+from app.filters.magic import Match
+from app.handlers.start import show
+from app.i18n import Translator
+from app.keyboards import buyer as kb
+from app.services.products import ShopInputError
+from app.services.reviews import MAX_TEXT, add_review, reviewable_order, reviews_page
+from app.services.tx import begin_read
+
+router = Router(name=__name__)
+LINKS = frozenset({"url", "text_link", "mention", "text_mention"})  # Telegram's own entities
+RETRY = frozenset({"review_link", "review_too_long"})  # the buyer may send another text
+
+
+class ReviewDialog(StatesGroup):
+    text = State()
+
+
+def _error(t: Translator, exc: ShopInputError) -> str:
+    return t(f"buyer.reviews.{exc.code}", **exc.params)
+
+
+@router.callback_query(kb.RateCb.filter())
+async def rate(
+    query: CallbackQuery,
+    *,
+    callback_data: kb.RateCb,
+    state: FSMContext,
+    session: AsyncSession,
+    bot: Bot,
+    t: Translator,
+) -> None:
+    try:
+        await reviewable_order(session, query.from_user.id, callback_data.order)
+    except ShopInputError as exc:
+        await session.rollback()
+        await query.answer(_error(t, exc), show_alert=True)
+        return
+    await session.rollback()  # a read: nothing to keep
+    order, rating = callback_data.order, callback_data.rating
+    if not rating:
+        await show(query, bot, t("buyer.reviews.ask_rating", order=order), kb.stars(t, order))
+        return
+    await state.set_state(ReviewDialog.text)
+    await state.update_data(review_order=order, review_rating=rating)
+    text = t("buyer.reviews.ask_text", stars="⭐" * rating, limit=MAX_TEXT)
+    await show(query, bot, text, kb.skip_text(t, order, rating))
+
+
+async def _save(
+    session: AsyncSession, t: Translator, *, user_id: int, order: int, rating: int, text: str
+) -> tuple[str | None, str]:
+    """(the error's code or None, the answer)."""
+    try:
+        async with write(session):
+            await add_review(session, user_id, order, rating, text)
+    except ShopInputError as exc:
+        return exc.code, _error(t, exc)
+    return None, t("buyer.reviews.thanks")
+
+
+@router.callback_query(kb.ReviewSaveCb.filter())
+async def save_without_text(
+    query: CallbackQuery,
+    *,
+    callback_data: kb.ReviewSaveCb,
+    state: FSMContext,
+    session: AsyncSession,
+    t: Translator,
+) -> None:
+    await state.set_state(None)
+    _, text = await _save(
+        session,
+        t,
+        user_id=query.from_user.id,
+        order=callback_data.order,
+        rating=callback_data.rating,
+        text="",
+    )
+    await query.answer(text, show_alert=True)
+
+
+@router.message(StateFilter(ReviewDialog.text), Match(F.text & ~F.text.startswith("/")))
+async def save_with_text(
+    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+) -> None:
+    data = await state.get_data()
+    order, rating = data.get("review_order"), data.get("review_rating")
+    if not isinstance(order, int) or not isinstance(rating, int) or message.from_user is None:
+        await state.set_state(None)
+        await message.answer(t("buyer.reviews.review_not_delivered"))
+        return
+    text = message.text or ""
+    if any(
+        e.type in {"url", "text_link", "mention", "text_mention"} for e in message.entities or []
+    ):
+        await message.answer(t("buyer.reviews.review_link"))  # stay in the dialog: try again
+        return
+    error, reply = await _save(
+        session, t, user_id=message.from_user.id, order=order, rating=rating, text=text
+    )
+    if error not in RETRY:
+        await state.set_state(None)
+    await message.answer(reply)
+
+
+@router.callback_query(kb.ReviewsCb.filter())
+async def reviews(
+    query: CallbackQuery,
+    callback_data: kb.ReviewsCb,
+    session: AsyncSession,
+    bot: Bot,
+    t: Translator,
+) -> None:
+    await begin_read(session)
+    page = await reviews_page(session, callback_data.product, callback_data.page)
+    await session.commit()
+    lines = [t("buyer.reviews.title")]
+    for row in page.items:
+        line = t("buyer.reviews.line", stars="⭐" * row.rating, date=f"{row.created_at:%Y-%m-%d}")
+        lines.append(line + (f"\n{t('buyer.reviews.text', text=row.text)}" if row.text else ""))
+        lines[-1] += "\n" + t("buyer.reviews.id", id=row.id)
+    if not page.items:
+        lines.append(t("buyer.reviews.none"))
+    if page.pages > 1:
+        lines.append(t("buyer.pager.page", page=page.page + 1, pages=page.pages))
+    await show(query, bot, "\n\n".join(lines), kb.reviews(t, page, callback_data.product))
