@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from aiogram import Bot
 from aiogram.types import BufferedInputFile
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, String, bindparam, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ItemKind, Order, OrderStatus, Product, StockItem, User
@@ -28,6 +28,9 @@ PURCHASES_PAGE_SIZE = 5
 SEND_LEASE = timedelta(seconds=60)  # far longer than a send with aiogram's timeouts
 MAX_BACKOFF = timedelta(hours=1)
 SOLD_STATUSES = (OrderStatus.PAID.value, OrderStatus.DELIVERED.value)
+# A literal in the SQL, not a bind parameter: only then does PostgreSQL's generic plan (asyncpg
+# prepares statements) use the partial index of paid orders (see app.services.availability).
+PAID: ColumnElement[str] = literal_column(f"'{OrderStatus.PAID.value}'", String)
 HISTORY_STATUSES = (*SOLD_STATUSES, OrderStatus.REFUND_DUE.value, OrderStatus.REFUNDED.value)
 
 
@@ -66,7 +69,7 @@ _TAKE = (
     update(Order)
     .where(
         Order.id == bindparam("order"),
-        Order.status == OrderStatus.PAID.value,
+        Order.status == PAID,
         Order.next_delivery_at <= bindparam("now"),
     )
     .values(next_delivery_at=bindparam("until"), delivery_attempts=Order.delivery_attempts + 1)
@@ -89,11 +92,11 @@ _FAILED = (
 )
 _DUE = (
     select(Order.id)
-    .where(Order.status == OrderStatus.PAID.value, Order.next_delivery_at <= bindparam("now"))
+    .where(Order.status == PAID, Order.next_delivery_at <= bindparam("now"))
     .order_by(Order.next_delivery_at)
     .limit(bindparam("limit"))
 )
-_UNDELIVERED = select(func.count(Order.id)).where(Order.status == OrderStatus.PAID.value)
+_UNDELIVERED = select(func.count(Order.id)).where(Order.status == PAID)
 
 
 async def goods_of(session: AsyncSession, order_id: int) -> Goods | None:
