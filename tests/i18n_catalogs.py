@@ -83,12 +83,12 @@ class KeyUse:
 
 
 def _call_key(node: ast.Call) -> ast.expr | None:
-    """The key argument of t(...), ….t(...), translator(…)(...), alert(...), alert_admins(…)."""
+    """The key argument of t(...), ….t(...), translator(…)(...), alert(...), alert_owners(…)."""
     func = node.func
     name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
     if name in {"t", "alert"} or isinstance(func, ast.Call):
         return node.args[0] if node.args else None
-    if name == "alert_admins":
+    if name == "alert_owners":
         return node.args[3] if len(node.args) > 3 else None
     return None
 

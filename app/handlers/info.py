@@ -5,15 +5,15 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bot.throttle import Throttle
 from app.config import Settings
+from app.db.uow import SessionFactory
 from app.filters.magic import Match
+from app.flows.alerts import alert_owners
 from app.handlers.start import show
 from app.i18n import Translator
 from app.keyboards.buyer import MenuCb, back_to_menu, main_menu
-from app.services import notify
 
 router = Router(name=__name__)
 
@@ -36,7 +36,7 @@ async def terms(message: Message, t: Translator) -> None:
 @router.message(Command("paysupport"), Match(F.from_user))
 async def paysupport(
     message: Message,
-    session: AsyncSession,
+    session_factory: SessionFactory,
     settings: Settings,
     bot: Bot,
     t: Translator,
@@ -52,9 +52,9 @@ async def paysupport(
     await message.answer(t("buyer.info.paysupport_owner"))
     if not await paysupport_throttle.allow(f"paysupport:{message.from_user.id}"):
         return
-    await notify.alert_admins(
+    await alert_owners(
         bot,
-        session,
+        session_factory,
         settings,
         "buyer.alert.paysupport",
         user=message.from_user.id,
