@@ -7,12 +7,12 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from app.handlers.admin.broadcast_tasks import MANAGER_KEY, BroadcastManager
+from app.workers.broadcast import MANAGER_KEY, BroadcastManager
 from tests.admin_helpers import panel_client, running_panel
 from tests.fake_api import FakeBotAPI
 from tests.harness import ADMIN_ID, BOT_TOKEN, make_settings, running_bot
 from tests.schema import scalar
-from tests.shop_helpers import Customer
+from tests.shop_helpers import Customer, eventually
 
 USERS = (801, 802)
 
@@ -42,7 +42,12 @@ async def test_a_broadcast_from_the_panel(pg_url: URL, tmp_path: Path) -> None:
         manager = shop.dispatcher[MANAGER_KEY]
         assert isinstance(manager, BroadcastManager)
         manager.launch(broadcast_id)  # what its watcher does within half a lease
-        await manager.wait_idle()
+
+        async def done() -> bool:
+            sql = f"SELECT status FROM broadcasts WHERE id = {broadcast_id}"
+            return await scalar(pg_url, sql) == "done"
+
+        await eventually(done, "the broadcast is done")
         for user_id in USERS:
             assert api.sent_to(user_id)[-1]["text"] == text  # as typed, not as HTML
         progress = (await client.page(f"/admin/broadcast/details/{broadcast_id}"))[1]

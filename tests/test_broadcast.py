@@ -13,13 +13,9 @@ from sqlalchemy.engine import URL
 from app.bot.factory import create_bot
 from app.db.base import utcnow
 from app.db.models import Broadcast, BroadcastStatus, User
-from app.services.broadcast import (
-    BroadcastSender,
-    RateLimiter,
-    cancel_running,
-    claimable,
-    take_lease,
-)
+from app.db.uow import read, transaction
+from app.services.broadcast import cancel_running, claimable, take_lease
+from app.workers.broadcast import BroadcastSender, RateLimiter
 from tests.fake_api import FakeBotAPI
 from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
 from tests.shop_helpers import Customer, SessionFactory
@@ -56,6 +52,16 @@ async def get_broadcast(session_factory: SessionFactory, broadcast_id: int) -> B
         broadcast = await session.get(Broadcast, broadcast_id)
         assert broadcast is not None
         return broadcast
+
+
+async def claimable_now(session_factory: SessionFactory) -> list[int]:
+    async with session_factory() as session, read(session):
+        return await claimable(session)
+
+
+async def lease(session_factory: SessionFactory, broadcast_id: int, seconds: float) -> bool:
+    async with transaction(session_factory) as session:
+        return await take_lease(session, broadcast_id, seconds) is not None
 
 
 def recipients(api: FakeBotAPI) -> list[int]:
@@ -209,7 +215,7 @@ async def test_a_sender_stops_when_it_lost_the_lease_or_was_cancelled(
 ) -> None:
     await seed_users(session_factory, fake_api, [6001, 6002, 6003])
     broadcast_id = await seed_broadcast(session_factory, "Once")
-    assert await claimable(session_factory) == [broadcast_id]
+    assert await claimable_now(session_factory) == [broadcast_id]
 
     async def interfere(_: JSON) -> None:
         async with session_factory() as session:
@@ -236,12 +242,12 @@ async def test_a_sender_stops_when_it_lost_the_lease_or_was_cancelled(
 
 async def test_the_lease_is_exclusive_until_it_expires(session_factory: SessionFactory) -> None:
     broadcast_id = await seed_broadcast(session_factory, "Leased")
-    assert await take_lease(session_factory, broadcast_id, 30) is not None
-    assert await take_lease(session_factory, broadcast_id, 30) is None
-    assert await claimable(session_factory) == []
+    assert await lease(session_factory, broadcast_id, 30)
+    assert not await lease(session_factory, broadcast_id, 30)
+    assert await claimable_now(session_factory) == []
     async with session_factory() as session:
         expired = utcnow() - timedelta(seconds=1)
         await session.execute(update(Broadcast).values(lease_until=expired))
         await session.commit()
-    assert await claimable(session_factory) == [broadcast_id]
-    assert await take_lease(session_factory, broadcast_id, 30) is not None
+    assert await claimable_now(session_factory) == [broadcast_id]
+    assert await lease(session_factory, broadcast_id, 30)

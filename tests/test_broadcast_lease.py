@@ -10,8 +10,7 @@ from collections import Counter
 from sqlalchemy.engine import URL
 
 from app.bot.factory import create_bot
-from app.handlers.admin.broadcast_tasks import BroadcastManager
-from app.services.broadcast import MAX_TRANSIENT, BroadcastSender, RateLimiter
+from app.workers.broadcast import MAX_TRANSIENT, BroadcastManager, BroadcastSender, RateLimiter
 from tests.fake_api import FakeBotAPI
 from tests.harness import ADMIN_ID, make_settings
 from tests.shop_helpers import SessionFactory

@@ -20,6 +20,7 @@ from app.db.engine import create_session_factory
 from app.handlers import build_root_router
 from app.middlewares import setup_middlewares
 from app.middlewares.db import TransactionGuard
+from app.workers.broadcast import start_broadcasts, stop_broadcasts
 from app.workers.money import start_money_worker, stop_money_worker
 
 
@@ -73,7 +74,9 @@ def create_dispatcher(
     if not webhook:
         dispatcher.startup.register(delete_webhook_before_polling)
     dispatcher.startup.register(start_money_worker)  # after the schema is at head
+    dispatcher.startup.register(start_broadcasts)
     dispatcher.startup.register(on_ready)
+    dispatcher.shutdown.register(stop_broadcasts)  # leases given back before the engine goes
     dispatcher.shutdown.register(stop_money_worker)
     dispatcher.shutdown.register(on_shutdown)
     setup_middlewares(dispatcher)

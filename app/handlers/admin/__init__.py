@@ -21,7 +21,6 @@ from app.handlers.admin import (
     sales,
     stock,
 )
-from app.handlers.admin.broadcast_tasks import start_broadcasts, stop_broadcasts
 
 router = Router(name=__name__)
 router.message.filter(IsAdmin())
@@ -37,6 +36,3 @@ router.include_routers(
     exports.router,
     reviews.router,
 )
-# Runs after the Dispatcher's own startup hook, which brought the schema to head.
-router.startup.register(start_broadcasts)
-router.shutdown.register(stop_broadcasts)

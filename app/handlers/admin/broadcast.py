@@ -1,7 +1,7 @@
 """/broadcast <text> (or /broadcast, then the text): a message to every user; /stopbroadcast.
 
 The text keeps the owner's formatting (it is re-rendered as HTML from the message entities).
-Sending happens in the background (see :mod:`app.handlers.admin.broadcast_tasks`); the owner
+Sending happens in the background (see :mod:`app.workers.broadcast`); the owner
 gets a report when it is done.
 """
 
@@ -13,21 +13,19 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.handlers.admin.broadcast_tasks import BroadcastManager
-from app.handlers.admin.common import TEXT_INPUT, BroadcastDialog, reply
+from app.db.uow import read, write
+from app.handlers.admin.common import TEXT_INPUT, BroadcastDialog
 from app.i18n import Translator
 from app.services.broadcast import audience_size, cancel_running, create_broadcast
-from app.services.tx import begin_write
+from app.workers.broadcast import BroadcastManager
 
 router = Router(name=__name__)
 
 
-async def ask_broadcast(
-    message: Message, state: FSMContext, session: AsyncSession, t: Translator
-) -> None:
+async def ask_broadcast(message: Message, state: FSMContext, t: Translator) -> None:
     await state.clear()
     await state.set_state(BroadcastDialog.text)
-    await reply(session, message, t("owner.broadcast.ask"))
+    await message.answer(t("owner.broadcast.ask"))
 
 
 async def _start(
@@ -37,14 +35,14 @@ async def _start(
     broadcasts: BroadcastManager,
     text: str,
 ) -> None:
-    recipients = await audience_size(session)
+    async with read(session):
+        recipients = await audience_size(session)
     if recipients == 0:
-        await reply(session, message, t("owner.broadcast.no_audience"))
+        await message.answer(t("owner.broadcast.no_audience"))
         return
     author = message.from_user.id if message.from_user else 0
-    await begin_write(session)
-    broadcast = await create_broadcast(session, text, author)
-    await session.commit()
+    async with write(session):
+        broadcast = await create_broadcast(session, text, author)
     broadcasts.launch(broadcast.id)
     await message.answer(t("owner.broadcast.started", id=broadcast.id, n=recipients))
 
@@ -59,7 +57,7 @@ async def broadcast_command(
 ) -> None:
     parts = message.html_text.split(maxsplit=1)
     if len(parts) < 2:
-        await ask_broadcast(message, state, session, t)
+        await ask_broadcast(message, state, t)
         return
     await state.clear()
     await _start(message, session, t, broadcasts, parts[1])
@@ -79,6 +77,7 @@ async def broadcast_text(
 
 @router.message(Command("stopbroadcast"))
 async def stop_broadcast(message: Message, session: AsyncSession, t: Translator) -> None:
-    cancelled = await cancel_running(session)
+    async with write(session):
+        cancelled = await cancel_running(session)
     key = "owner.broadcast.stopped" if cancelled else "owner.broadcast.none_running"
-    await reply(session, message, t(key, ids=", ".join(f"#{i}" for i in cancelled)))
+    await message.answer(t(key, ids=", ".join(f"#{i}" for i in cancelled)))

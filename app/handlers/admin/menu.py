@@ -47,7 +47,7 @@ async def menu_action(
     elif action == "stats":
         await send_stats(message, session, t)
     elif action == "broadcast":
-        await ask_broadcast(message, state, session, t)
+        await ask_broadcast(message, state, t)
     elif action == "add_category":
         await state.clear()
         await state.set_state(AddCategory.title)
