@@ -41,8 +41,7 @@ from app.db.engine import (
 )
 from app.db.migrate import migrate, wait_for_head
 from app.i18n import translator
-from app.services import products as catalog
-from app.services import stock
+from app.services import products, stock
 from app.services.products import ShopInputError
 from app.services.tx import begin_write
 from app.stock_import import import_items
@@ -71,7 +70,7 @@ async def product_add(args: argparse.Namespace, factory: async_sessionmaker[Asyn
     async with factory() as session:
         await begin_write(session)
         try:
-            product = await catalog.create_product(
+            product = await products.create_product(
                 session,
                 slug=args.slug,
                 title=args.title,
@@ -103,7 +102,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
 
 async def product_list(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
     async with factory() as session:
-        rows = await catalog.product_rows(session)
+        rows = await products.product_rows(session)
     if not rows:
         print("no products yet; add one with: python -m app product add --help")
         return EXIT_OK
@@ -153,7 +152,7 @@ async def stock_import(args: argparse.Namespace, factory: async_sessionmaker[Asy
         return _fail(_unreadable("stdin" if args.file == "-" else args.file, exc))
     async with factory() as session:
         try:
-            product = await catalog.require_product(session, args.product)
+            product = await products.require_product(session, args.product)
         except ShopInputError as exc:
             return _input_error(exc)
         result = await import_items(session, product.id, parsed)

@@ -14,7 +14,7 @@ from app.bot.factory import create_bot
 from app.db.base import utcnow
 from app.db.models import Broadcast, BroadcastStatus, User
 from app.db.uow import read, transaction
-from app.services.broadcast import cancel_running, claimable, take_lease
+from app.services.broadcast import cancel_running, claimable_broadcasts, take_lease
 from app.workers.broadcast import BroadcastSender, RateLimiter
 from tests.fake_api import FakeBotAPI
 from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
@@ -56,7 +56,7 @@ async def get_broadcast(session_factory: SessionFactory, broadcast_id: int) -> B
 
 async def claimable_now(session_factory: SessionFactory) -> list[int]:
     async with session_factory() as session, read(session):
-        return await claimable(session)
+        return await claimable_broadcasts(session)
 
 
 async def lease(session_factory: SessionFactory, broadcast_id: int, seconds: float) -> bool:

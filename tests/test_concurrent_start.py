@@ -69,7 +69,7 @@ async def test_replica_waits_for_head_then_polls(
     assert code == 0, replica.output
     records = replica.records()
     waits = [r for r in records if r["event"] == "waiting for the schema to reach head"]
-    assert waits[0]["current"] == "base (empty database)" and waits[0]["head"] == head()
+    assert waits[0]["current"] == "base" and waits[0]["head"] == head()
     assert not [r for r in records if r["event"] == "migration step applied"]
     summary = next(r for r in records if r["event"] == "schema ready")
     assert summary["role"] == "no-migrate" and summary["revision_after"] == head()

@@ -117,10 +117,10 @@ async def test_no_migrate_wait_logs_once_and_gives_up_cleanly(db_url: URL, tmp_p
     assert "Traceback" not in run.out + run.err
     waits = [r for r in run.records() if r["event"] == WAITING]
     assert len(waits) == 1, run.out
-    assert (waits[0]["current"], waits[0]["head"]) == ("base (empty database)", head())
+    assert (waits[0]["current"], waits[0]["head"]) == ("base", head())
     [error] = [r for r in run.records() if r["level"] == "error"]
     assert str(error["event"]).startswith(
-        f"not starting: the database is at revision base (empty database) but this code needs "
+        f"not starting: the database is at revision base but this code needs "
         f"{head()}; gave up after SCHEMA_WAIT_TIMEOUT=3s"
     )
     assert await heads_of(db_url) == ()

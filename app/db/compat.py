@@ -17,6 +17,7 @@ code which does not know the database's head can still tell whether it may run o
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,12 @@ from sqlalchemy.engine import Connection
 
 PHASES = ("expand", "contract")
 FLOOR_TABLE = "schema_compatibility"
+
+
+def revision_label(revisions: Iterable[str]) -> str:
+    """Revisions as logs and messages name them: sorted, comma-separated, or ``base`` if none."""
+    return ",".join(sorted(revisions)) or "base"
+
 
 floor_table = sa.Table(
     FLOOR_TABLE,

@@ -23,7 +23,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import DatabaseSettings
-from app.db.compat import SchemaError, SchemaState, Verdict, assess, read_state
+from app.db.compat import (
+    SchemaError,
+    SchemaState,
+    Verdict,
+    assess,
+    read_state,
+    revision_label,
+)
 
 __all__ = ["SchemaError", "SchemaReport", "migrate", "wait_for_head"]
 
@@ -47,8 +54,8 @@ class SchemaReport:
         log.info(
             "schema ready",
             role=role,
-            revision_before=",".join(self.before) or "base",
-            revision_after=",".join(self.after) or "base",
+            revision_before=revision_label(self.before),
+            revision_after=revision_label(self.after),
             steps=len(self.steps),
             seconds=round(self.seconds, 3),
             database=settings.safe_database_url,
@@ -61,10 +68,6 @@ def alembic_config(settings: DatabaseSettings) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["settings"] = settings
     return config
-
-
-def _label(revisions: tuple[str, ...]) -> str:
-    return ",".join(revisions) or "base (empty database)"
 
 
 def _read_heads(connection: Connection) -> tuple[str, ...]:
@@ -120,7 +123,7 @@ async def migrate(engine: AsyncEngine, settings: DatabaseSettings) -> SchemaRepo
         return SchemaReport(before, before, head, time.perf_counter() - started)
     from app.db.upgrade import lint_gate, upgrade_with_retries  # noqa: PLC0415 (cold path)
 
-    log.info("schema behind head; migrating", current=_label(before), head=head)
+    log.info("schema behind head; migrating", current=revision_label(before), head=head)
     await lint_gate(engine, script, before, settings)
     steps = await upgrade_with_retries(engine, config, script, settings)
     after = await database_heads(engine)
@@ -155,7 +158,8 @@ async def wait_for_head(
         left = deadline - now
         if left <= 0:
             raise SchemaError(
-                f"the database is at revision {_label(current)} but this code needs {head}; "
+                f"the database is at revision {revision_label(current)} "
+                f"but this code needs {head}; "
                 f"gave up after SCHEMA_WAIT_TIMEOUT={settings.schema_wait_timeout:g}s. "
                 "Run the migrating process (`python -m app` or `alembic upgrade head`) first"
             )
@@ -163,7 +167,7 @@ async def wait_for_head(
             logged_at = now
             log.info(
                 "waiting for the schema to reach head",
-                current=_label(current),
+                current=revision_label(current),
                 head=head,
                 waited_s=round(now - started, 1),
                 seconds_left=round(left, 1),

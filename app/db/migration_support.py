@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +21,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from app.config import ConfigError, DatabaseSettings, load_settings
-from app.db.compat import declaration, record_floor
+from app.db.compat import declaration, record_floor, revision_label
 from app.db.migration_lock import MIGRATION_LOCK_KEY, reset_statements, session_statements
 from app.logs import configure_logging, is_configured
 
@@ -160,8 +160,8 @@ class MigrationProgress:
         now = time.perf_counter()
         record = {
             "direction": "upgrade" if step.is_upgrade else "downgrade",
-            "from_revision": _label(step.source_revision_ids),
-            "to_revision": _label(step.destination_revision_ids),
+            "from_revision": revision_label(step.source_revision_ids),
+            "to_revision": revision_label(step.destination_revision_ids),
             "duration_ms": round((now - self._mark) * 1000, 1),
         }
         self._mark = now
@@ -177,8 +177,4 @@ class MigrationProgress:
             pending = []
         if pending:
             return pending[-1].revision
-        return _label(self.heads)
-
-
-def _label(revisions: Sequence[str] | set[str] | tuple[str, ...]) -> str:
-    return ",".join(sorted(revisions)) or "base"
+        return revision_label(self.heads)

@@ -9,17 +9,18 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.handlers.start import show
+from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services import catalog
 from app.services.availability import LEFT_CAP
-from app.services.catalog import OTHER, CategoryRow, Page, ProductCard
+from app.services.catalog import OTHER, CategoryRow, ProductCard
+from app.services.paging import Page, paginate
 from app.services.tx import begin_read
 
 router = Router(name=__name__)
 
-MAX_DESCRIPTION = 3000  # the card must stay within Telegram's 4096 characters
+CARD_DESCRIPTION_CUT = 3000  # a longer description is cut on the card (Telegram: 4096 characters)
 
 
 def _page_line(t: Translator, page: Page[Any]) -> str:
@@ -40,8 +41,8 @@ def _left_line(t: Translator, left: int) -> str:
 def card_text(t: Translator, card: ProductCard) -> str:
     parts = [t("buyer.catalog.card_title", title=card.title)]
     if description := card.description.strip():
-        if len(description) > MAX_DESCRIPTION:
-            description = description[:MAX_DESCRIPTION] + "…"
+        if len(description) > CARD_DESCRIPTION_CUT:
+            description = description[:CARD_DESCRIPTION_CUT] + "…"
         parts.append(t("buyer.catalog.card_description", description=description))
     price = t("buyer.catalog.card_price", price=card.price)
     stock = _left_line(t, card.left)
@@ -66,7 +67,7 @@ async def _categories_screen(
         return t("buyer.catalog.empty"), kb.back_to_menu(t)
     if len(rows) == 1 and rows[0].id == OTHER:  # no categories: one flat list
         return await _products_screen(session, t, OTHER, page, flat=True)
-    listing: Page[CategoryRow] = catalog.paginate(rows, page)
+    listing: Page[CategoryRow] = paginate(rows, page, catalog.PAGE_SIZE)
     text = t("buyer.catalog.categories") + _page_line(t, listing)
     return text, kb.categories(t, listing)
 

@@ -11,7 +11,7 @@ from app.config import Settings
 from app.db.uow import SessionFactory
 from app.filters.magic import Match
 from app.flows.alerts import alert_owners
-from app.handlers.start import show
+from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards.buyer import MenuCb, back_to_menu, main_menu
 

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.uow import SessionFactory
 from app.filters.magic import Match
 from app.flows.delivery import Sent, redeliver
-from app.handlers.start import show
+from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services import delivery
-from app.services.catalog import Page
 from app.services.delivery import Purchase
+from app.services.paging import Page
 from app.services.tx import begin_read
 
 router = Router(name=__name__)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.uow import write
 from app.filters.magic import Match
-from app.handlers.start import show
+from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services.products import ShopInputError

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.filters.magic import Match
 from app.handlers.admin.common import command_args
-from app.handlers.start import show
+from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services.search import search, search_words

@@ -1,48 +1,20 @@
-"""/start and the main menu. Also home of :func:`show`, how every buyer screen is displayed."""
+"""/start and the main menu."""
 
 from __future__ import annotations
 
-import structlog
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import CommandStart
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.filters.magic import Match
+from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards.buyer import MenuCb, main_menu
 from app.services.tx import begin_write
 from app.services.users import upsert_user
 
-log = structlog.get_logger(__name__)
 router = Router(name=__name__)
-
-
-async def show(
-    query: CallbackQuery,
-    bot: Bot,
-    text: str,
-    markup: InlineKeyboardMarkup,
-    *,
-    notice: str | None = None,
-) -> None:
-    """Turn the message under the pressed button into this screen, then answer the query.
-
-    A message too old to edit (or gone) is replaced by a new one. The caller must have ended
-    its database transaction: both are Telegram calls.
-    """
-    message = query.message
-    try:
-        if isinstance(message, Message) and message.text is not None:
-            await message.edit_text(text, reply_markup=markup)
-        else:
-            await bot.send_message(query.from_user.id, text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "message is not modified" not in exc.message:
-            log.info("could not edit, sending anew", error=exc.message)
-            await bot.send_message(query.from_user.id, text, reply_markup=markup)
-    await query.answer(notice)
 
 
 @router.message(CommandStart(), Match(F.from_user))

@@ -12,7 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from app.i18n import Translator
 from app.keyboards.fields import RowId
-from app.services.products import ProductRow
+from app.services.products import OwnerProductRow
 
 MAX_PRODUCT_BUTTONS = 60
 
@@ -43,7 +43,7 @@ def menu_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def products_keyboard(rows: Sequence[ProductRow]) -> InlineKeyboardMarkup | None:
+def products_keyboard(rows: Sequence[OwnerProductRow]) -> InlineKeyboardMarkup | None:
     if not rows or len(rows) > MAX_PRODUCT_BUTTONS:
         return None
     builder = InlineKeyboardBuilder()

@@ -16,8 +16,9 @@ from pydantic import Field
 from app.db.models import OrderStatus
 from app.i18n import Translator
 from app.keyboards.fields import CategoryRef, PageNumber, RowId
-from app.services.catalog import CategoryRow, Page, ProductCard, ProductRow
+from app.services.catalog import CategoryRow, ProductCard, ProductListing
 from app.services.delivery import Purchase
+from app.services.paging import Page
 
 
 class MenuCb(CallbackData, prefix="b-menu"):
@@ -115,7 +116,7 @@ def categories(t: Translator, page: Page[CategoryRow]) -> InlineKeyboardMarkup:
 
 
 def products(
-    t: Translator, page: Page[ProductRow], category: int, *, back_to_categories: bool
+    t: Translator, page: Page[ProductListing], category: int, *, back_to_categories: bool
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for row in page.items:
@@ -157,7 +158,7 @@ def purchases(t: Translator, page: Page[Purchase]) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def search_results(t: Translator, page: Page[ProductRow]) -> InlineKeyboardMarkup:
+def search_results(t: Translator, page: Page[ProductListing]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for row in page.items:
         key = "buyer.catalog.product_button" if row.in_stock else "buyer.catalog.product_sold_out"

@@ -72,7 +72,7 @@ async def cancel_running(session: AsyncSession) -> list[int]:
     return list((await session.execute(stmt)).scalars())
 
 
-async def claimable(session: AsyncSession) -> list[int]:
+async def claimable_broadcasts(session: AsyncSession) -> list[int]:
     """Running broadcasts whose lease is free or expired."""
     stmt = (
         select(Broadcast.id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     BindParameter,
@@ -29,38 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import utcnow
 from app.db.models import Category, Order, OrderStatus, Product
 from app.services.availability import capped, claimable_left, in_stock
+from app.services.paging import Page, clamp_page
 
 PAGE_SIZE = 8
 OTHER = 0  # the pseudo-category of products without a category
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    page: int  # zero-based, clamped into range
-    pages: int  # at least 1
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 0
-
-    @property
-    def has_next(self) -> bool:
-        return self.page + 1 < self.pages
-
-
-def paginate(items: list[T], page: int, size: int = PAGE_SIZE) -> Page[T]:
-    pages = max(1, -(-len(items) // size))
-    page = min(max(page, 0), pages - 1)
-    return Page(items[page * size : (page + 1) * size], page, pages)
-
-
-def clamp_page(total: int, page: int, size: int) -> tuple[int, int]:
-    """(page, pages) for ``total`` rows: the page number clamped into range."""
-    pages = max(1, -(-total // size))
-    return min(max(page, 0), pages - 1), pages
 
 
 @dataclass(frozen=True)
@@ -71,7 +43,7 @@ class CategoryRow:
 
 
 @dataclass(frozen=True)
-class ProductRow:
+class ProductListing:
     id: int
     title: str
     price: int
@@ -145,7 +117,7 @@ def _listing(other: bool) -> tuple[Any, Any]:
 _LISTING = {other: _listing(other) for other in (False, True)}
 
 
-async def products_page(session: AsyncSession, category_id: int, page: int) -> Page[ProductRow]:
+async def products_page(session: AsyncSession, category_id: int, page: int) -> Page[ProductListing]:
     """Active products of one category (by title), with how many are left.
 
     One query reads the page and (``count(*) OVER ()``) the total; a page past the end, which
@@ -163,7 +135,7 @@ async def products_page(session: AsyncSession, category_id: int, page: int) -> P
             page, _ = clamp_page(total, page, PAGE_SIZE)
             rows = (await session.execute(query, params | {"offset": page * PAGE_SIZE})).all()
     page, pages = clamp_page(total, page, PAGE_SIZE)
-    items = [ProductRow(id_, title, price, bool(left)) for id_, title, price, left, _ in rows]
+    items = [ProductListing(id_, title, price, bool(left)) for id_, title, price, left, _ in rows]
     return Page(items, page, pages)
 
 

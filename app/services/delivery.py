@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ItemKind, Order, OrderStatus, Product, StockItem, User
 from app.i18n import Translator
-from app.services.catalog import Page, clamp_page
+from app.services.paging import Page, clamp_page
 
 MESSAGE_LIMIT = 4096
 PURCHASES_PAGE_SIZE = 5

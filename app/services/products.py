@@ -20,7 +20,7 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 MAX_SLUG = 64
 # Telegram rejects an invoice whose title is over 32 characters or description over 255.
 MAX_TITLE = 32
-MAX_DESCRIPTION = 255
+MAX_DESCRIPTION_INPUT = 255
 MAX_CATEGORY = 64
 # Not a Telegram limit: a price this high is surely a typo.
 MAX_PRICE = 100_000
@@ -64,8 +64,8 @@ def parse_description(raw: str) -> str:
     description = raw.strip()
     if description == "-":
         return ""
-    if len(description) > MAX_DESCRIPTION:
-        raise ShopInputError("bad_description", n=MAX_DESCRIPTION)
+    if len(description) > MAX_DESCRIPTION_INPUT:
+        raise ShopInputError("bad_description", n=MAX_DESCRIPTION_INPUT)
     return description
 
 
@@ -188,7 +188,7 @@ async def update_product(session: AsyncSession, product: Product, field: str, ra
 
 
 @dataclass(frozen=True)
-class ProductRow:
+class OwnerProductRow:
     id: int
     slug: str
     title: str
@@ -209,7 +209,9 @@ def _count(status: ItemStatus) -> Any:
     return func.coalesce(func.sum(case((StockItem.status == status.value, 1), else_=0)), 0)
 
 
-async def product_rows(session: AsyncSession, product_id: int | None = None) -> list[ProductRow]:
+async def product_rows(
+    session: AsyncSession, product_id: int | None = None
+) -> list[OwnerProductRow]:
     """Products (all, or the one) with category and stock counts, by category then slug."""
     stmt = (
         select(
@@ -231,4 +233,4 @@ async def product_rows(session: AsyncSession, product_id: int | None = None) -> 
     )
     if product_id is not None:
         stmt = stmt.where(Product.id == product_id)
-    return [ProductRow(*row) for row in await session.execute(stmt)]
+    return [OwnerProductRow(*row) for row in await session.execute(stmt)]

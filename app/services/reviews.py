@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import Order, OrderStatus, Product, Review
-from app.services.catalog import Page, clamp_page
+from app.services.paging import Page, clamp_page
 from app.services.products import ShopInputError
 
 MAX_TEXT = 500

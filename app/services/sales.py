@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import utcnow
 from app.db.models import Order, OrderStatus
 from app.services import delivery, refunds
-from app.services.products import ProductRow, product_rows
+from app.services.products import OwnerProductRow, product_rows
 from app.services.refunds import DueRefund
 from app.services.stats import Period
 
@@ -45,7 +45,7 @@ class Dashboard:
     undelivered: int  # paid, but the goods are not handed over yet
     refund_due_count: int
     refund_due: list[DueRefund]
-    low_stock: list[ProductRow]
+    low_stock: list[OwnerProductRow]
 
 
 def _midnight(moment: datetime) -> datetime:

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import utcnow
 from app.db.models import Product
 from app.services.availability import in_stock
-from app.services.catalog import NOW, PAGE_SIZE, Page, ProductRow, clamp_page, paginate
+from app.services.catalog import NOW, PAGE_SIZE, ProductListing
+from app.services.paging import Page, clamp_page, paginate
 from app.services.tx import dialect_name
 
 MAX_WORDS = 8
@@ -66,7 +67,7 @@ def _matches(words: list[str], title: str, description: str) -> bool:
     return all(any(have.startswith(word) for have in found) for word in words)
 
 
-async def search(session: AsyncSession, words: list[str], page: int) -> Page[ProductRow]:
+async def search(session: AsyncSession, words: list[str], page: int) -> Page[ProductListing]:
     """One page of the products matching every word (an empty page for no words)."""
     if not words:
         return Page([], 0, 1)
@@ -74,11 +75,11 @@ async def search(session: AsyncSession, words: list[str], page: int) -> Page[Pro
     if dialect_name(session) != "postgresql":
         scanned = (await session.execute(_SCAN, {"now": now})).all()
         items = [
-            ProductRow(id_, title, price, bool(left))
+            ProductListing(id_, title, price, bool(left))
             for id_, title, price, description, left in scanned
             if _matches(words, title, description)
         ]
-        return paginate(items, page)
+        return paginate(items, page, PAGE_SIZE)
     params: dict[str, Any] = {"query": " & ".join(f"{w}:*" for w in words), "now": now}
     page = max(page, 0)
     rows = (await session.execute(_PG_PAGE, params | {"offset": page * PAGE_SIZE})).all()
@@ -89,5 +90,5 @@ async def search(session: AsyncSession, words: list[str], page: int) -> Page[Pro
         rows = (await session.execute(_PG_PAGE, params | {"offset": page * PAGE_SIZE})).all()
     total = int(rows[0][4]) if rows else 0
     page, pages = clamp_page(total, page, PAGE_SIZE)
-    items = [ProductRow(id_, title, price, bool(left)) for id_, title, price, left, _ in rows]
+    items = [ProductListing(id_, title, price, bool(left)) for id_, title, price, left, _ in rows]
     return Page(items, page, pages)

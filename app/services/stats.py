@@ -17,7 +17,7 @@ from app.db.base import utcnow
 from app.db.models import Order
 from app.services import delivery, refunds
 from app.services.bans import banned_count
-from app.services.products import ProductRow, product_rows
+from app.services.products import OwnerProductRow, product_rows
 from app.services.refunds import DueRefund
 
 
@@ -33,7 +33,7 @@ class ShopStats:
     week: Period
     all_time: Period
     refunded: int
-    products: list[ProductRow]
+    products: list[OwnerProductRow]
     undelivered: int  # paid, goods not sent yet (the fulfilment worker retries them)
     refund_due_count: int
     refund_due: list[DueRefund]

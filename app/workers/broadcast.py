@@ -265,7 +265,7 @@ class BroadcastManager:
         while True:
             try:
                 async with self.factory() as session, read(session):
-                    ids = await broadcasts.claimable(session)
+                    ids = await broadcasts.claimable_broadcasts(session)
                 for broadcast_id in ids:
                     self.launch(broadcast_id)
             except Exception:

@@ -19,8 +19,8 @@ from app.handlers.admin.common import (
 )
 from app.i18n import Translator
 from app.keyboards.admin import products_keyboard
-from app.services import products as catalog
-from app.services.products import MAX_DESCRIPTION, MAX_TITLE, ShopInputError
+from app.services import products
+from app.services.products import MAX_DESCRIPTION_INPUT, MAX_TITLE, ShopInputError
 from app.services.tx import begin_write
 
 router = Router(name=__name__)
@@ -34,7 +34,7 @@ async def _add_category(
 ) -> None:
     await begin_write(session)
     try:
-        category = await catalog.create_category(session, title)
+        category = await products.create_category(session, title)
     except ShopInputError as exc:
         await reply_error(session, message, t, exc)
         return
@@ -77,7 +77,7 @@ async def add_product_slug(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
     try:
-        slug = await catalog.ensure_slug_free(session, message.text or "")
+        slug = await products.ensure_slug_free(session, message.text or "")
     except ShopInputError as exc:
         await reply_error(session, message, t, exc)
         return
@@ -91,7 +91,7 @@ async def add_product_title(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
     try:
-        title = catalog.parse_title(message.text or "")
+        title = products.parse_title(message.text or "")
     except ShopInputError as exc:
         await reply_error(session, message, t, exc)
         return
@@ -105,13 +105,13 @@ async def add_product_price(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
     try:
-        price = catalog.parse_price(message.text or "")
+        price = products.parse_price(message.text or "")
     except ShopInputError as exc:
         await reply_error(session, message, t, exc)
         return
     await state.update_data(price=price)
     await state.set_state(AddProduct.category)
-    names = [c.title for c in await catalog.list_categories(session)]
+    names = [c.title for c in await products.list_categories(session)]
     existing = t("owner.product.existing_categories", names=", ".join(names)) if names else ""
     await reply(session, message, t("owner.product.ask_category") + existing)
 
@@ -123,13 +123,13 @@ async def add_product_category(
     name = (message.text or "").strip()
     if name != "-":
         try:
-            name = catalog.parse_category_title(name)
+            name = products.parse_category_title(name)
         except ShopInputError as exc:
             await reply_error(session, message, t, exc)
             return
     await state.update_data(category=name)
     await state.set_state(AddProduct.description)
-    await reply(session, message, t("owner.product.ask_description", n=MAX_DESCRIPTION))
+    await reply(session, message, t("owner.product.ask_description", n=MAX_DESCRIPTION_INPUT))
 
 
 @router.message(AddProduct.description, TEXT_INPUT)
@@ -139,7 +139,7 @@ async def add_product_description(
     data = await state.get_data()
     await begin_write(session)
     try:
-        product = await catalog.create_product(
+        product = await products.create_product(
             session,
             slug=str(data["slug"]),
             title=str(data["title"]),
@@ -161,7 +161,7 @@ async def add_product_description(
 
 
 async def send_products(message: Message, session: AsyncSession, t: Translator) -> None:
-    rows = await catalog.product_rows(session)
+    rows = await products.product_rows(session)
     await session.commit()
     if not rows:
         await message.answer(t("owner.product.list_empty"))

@@ -24,15 +24,15 @@ from app.handlers.admin.common import (
 )
 from app.i18n import Translator
 from app.keyboards.admin import ProductEdit, ProductOpen, product_keyboard
-from app.services import products as catalog
-from app.services.products import EDITABLE_FIELDS, MAX_DESCRIPTION, MAX_TITLE, ShopInputError
+from app.services import products
+from app.services.products import EDITABLE_FIELDS, MAX_DESCRIPTION_INPUT, MAX_TITLE, ShopInputError
 from app.services.tx import begin_write
 
 router = Router(name=__name__)
 
 
 async def card(session: AsyncSession, t: Translator, product: Product) -> str:
-    row = (await catalog.product_rows(session, product.id))[0]
+    row = (await products.product_rows(session, product.id))[0]
     return t(
         "owner.product.card",
         title=product.title,
@@ -62,14 +62,14 @@ async def edit_product(message: Message, session: AsyncSession, t: Translator) -
         await reply(session, message, t("owner.product.edit_usage"))
         return
     try:
-        product = await catalog.require_product(session, args[0])
+        product = await products.require_product(session, args[0])
         if len(args) == 1:
             await show_card(message, session, t, product)
             return
         if len(args) == 2:
             raise ShopInputError("bad_field", fields=", ".join(EDITABLE_FIELDS))
         await begin_write(session)
-        await catalog.update_product(session, product, args[1].lower(), args[2])
+        await products.update_product(session, product, args[1].lower(), args[2])
     except ShopInputError as exc:
         await reply_error(session, message, t, exc)
         return
@@ -122,7 +122,7 @@ async def edit_field(
         return
     await state.set_state(EditProduct.value)
     await state.update_data(product_id=product.id, field=field)
-    limit = MAX_DESCRIPTION if field == "description" else MAX_TITLE
+    limit = MAX_DESCRIPTION_INPUT if field == "description" else MAX_TITLE
     await message.answer(t(f"owner.product.ask_{field}", n=limit))
 
 
@@ -139,7 +139,7 @@ async def edit_value(
         await reply(session, message, input_error(t, exc))
         return
     try:
-        await catalog.update_product(session, product, str(data["field"]), message.text or "")
+        await products.update_product(session, product, str(data["field"]), message.text or "")
     except ShopInputError as exc:
         await reply_error(session, message, t, exc)
         return

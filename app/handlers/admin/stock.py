@@ -25,8 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.handlers.admin.common import TEXT_INPUT, StockUpload, command_args, reply, reply_error
 from app.i18n import Translator
-from app.services import products as catalog
-from app.services import stock
+from app.services import products, stock
 from app.services.products import ShopInputError
 from app.services.stock import ImportResult
 from app.stock_import import import_items
@@ -102,7 +101,7 @@ async def _import(
 
 
 async def _available(session: AsyncSession, target: Target) -> int:
-    return (await catalog.product_rows(session, target.product_id))[0].available
+    return (await products.product_rows(session, target.product_id))[0].available
 
 
 async def _download(bot: Bot, document: Document) -> bytes | None:
@@ -159,7 +158,7 @@ async def stock_command(
         return
     pasted = f"{words[1]}\n{more}" if len(words) > 1 else more  # items may start on line one
     try:
-        product = await catalog.require_product(session, words[0])
+        product = await products.require_product(session, words[0])
     except ShopInputError as exc:
         await reply_error(session, message, t, exc)
         return
