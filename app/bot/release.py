@@ -7,14 +7,12 @@ afterwards with ``--webhook --no-migrate`` never touch either.
 
 from __future__ import annotations
 
-from aiogram.fsm.storage.memory import MemoryStorage
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from app.bot.factory import create_bot, create_dispatcher
+from app.bot.factory import create_bot
 from app.bot.webhook_setup import register_webhook
 from app.config import DatabaseSettings, Settings
 from app.db.engine import create_engine, wait_for_database
 from app.db.migrate import migrate
+from app.handlers import build_root_router
 
 
 class ReleaseSettings(DatabaseSettings):
@@ -38,18 +36,14 @@ async def migrate_and_exit(settings: DatabaseSettings) -> None:
         report = await migrate(engine, settings)
         report.log_ready("release", settings)
         if isinstance(settings, Settings) and settings.webhook_url:
-            await _register(settings, engine)
+            await _register(settings)
     finally:
         await engine.dispose()
 
 
-async def _register(settings: Settings, engine: AsyncEngine) -> None:
+async def _register(settings: Settings) -> None:
     bot = create_bot(settings)
     try:
-        # The Dispatcher is built only to know the update types its handlers use.
-        dispatcher = create_dispatcher(
-            settings, engine, migrate=False, storage=MemoryStorage(), webhook=True
-        )
-        await register_webhook(bot, dispatcher, settings)
+        await register_webhook(bot, build_root_router(), settings)
     finally:
         await bot.session.close()

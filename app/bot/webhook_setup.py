@@ -16,7 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 import structlog
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 
 from app.config import ConfigError, Settings
@@ -116,14 +116,15 @@ def webhook_address(settings: Settings) -> str:
     return settings.webhook_url + settings.webhook_path
 
 
-async def register_webhook(bot: Bot, dispatcher: Dispatcher, settings: Settings) -> None:
-    """setWebhook to WEBHOOK_URL + WEBHOOK_PATH with the secret and the update types in use.
+async def register_webhook(bot: Bot, routers: Router, settings: Settings) -> None:
+    """setWebhook to WEBHOOK_URL + WEBHOOK_PATH with the secret and the update types that
+    ``routers`` (the root router, or a Dispatcher) handle.
 
     Pending updates are kept: they are delivered to the new address.
     """
     assert settings.webhook_secret is not None
     url = webhook_address(settings)
-    allowed = dispatcher.resolve_used_update_types()
+    allowed = routers.resolve_used_update_types()
     try:
         await bot.set_webhook(
             url=url,

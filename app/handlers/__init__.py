@@ -19,33 +19,20 @@ from app.handlers import (
 )
 
 
-def _adopt(root: Router, *routers: Router) -> None:
-    """Include module-level routers, moving them from a previous root if there was one.
-
-    A router has one parent; a process that builds a second Dispatcher (the tests, the
-    benchmarks) re-parents them to the newest root instead of failing.
-    """
-    for router in routers:
-        previous = router.parent_router
-        if previous is not None:
-            previous.sub_routers.remove(router)
-            router._parent_router = None
-    root.include_routers(*routers)
-
-
 def build_root_router() -> Router:
+    """A new tree of every feature's router: each Dispatcher (a process may build several:
+    the tests do) and the release step's list of update types get their own."""
     root = Router(name="root")
-    root.include_router(errors.build_router())
-    _adopt(
-        root,
-        start.router,
-        catalog.router,
-        checkout.router,
-        purchases.router,
-        info.router,
-        search.router,
-        reviews.router,
-        admin.router,
-        fallback.router,  # last: answers whatever nobody else took
+    root.include_routers(
+        errors.router(),
+        start.router(),
+        catalog.router(),
+        checkout.router(),
+        purchases.router(),
+        info.router(),
+        search.router(),
+        reviews.router(),
+        admin.router(),
+        fallback.router(),  # last: answers whatever nobody else took
     )
     return root

@@ -18,8 +18,6 @@ from app.services.catalog import OTHER, CategoryRow, ProductCard
 from app.services.paging import Page, paginate
 from app.services.tx import begin_read
 
-router = Router(name=__name__)
-
 CARD_DESCRIPTION_CUT = 3000  # a longer description is cut on the card (Telegram: 4096 characters)
 
 
@@ -92,7 +90,6 @@ async def _is_flat(session: AsyncSession) -> bool:
     return all(row.id == OTHER for row in rows)
 
 
-@router.message(Command("catalog"))
 async def catalog_command(message: Message, session: AsyncSession, t: Translator) -> None:
     await begin_read(session)
     text, markup = await _categories_screen(session, t, 0)
@@ -100,7 +97,6 @@ async def catalog_command(message: Message, session: AsyncSession, t: Translator
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(kb.MenuCb.filter(F.action == "catalog"))
 async def catalog_menu(
     query: CallbackQuery, session: AsyncSession, bot: Bot, t: Translator
 ) -> None:
@@ -110,7 +106,6 @@ async def catalog_menu(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(kb.CategoriesCb.filter())
 async def categories_page(
     query: CallbackQuery,
     callback_data: kb.CategoriesCb,
@@ -124,7 +119,6 @@ async def categories_page(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(kb.ProductsCb.filter())
 async def products_page(
     query: CallbackQuery,
     callback_data: kb.ProductsCb,
@@ -141,7 +135,6 @@ async def products_page(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(kb.ProductCb.filter())
 async def product(
     query: CallbackQuery,
     callback_data: kb.ProductCb,
@@ -156,3 +149,14 @@ async def product(
         await query.answer(t("buyer.catalog.gone"), show_alert=True)
         return
     await show(query, bot, card_text(t, card), kb.product_card(t, card, callback_data.page))
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(catalog_command, Command("catalog"))
+    feature.callback_query.register(catalog_menu, kb.MenuCb.filter(F.action == "catalog"))
+    feature.callback_query.register(categories_page, kb.CategoriesCb.filter())
+    feature.callback_query.register(products_page, kb.ProductsCb.filter())
+    feature.callback_query.register(product, kb.ProductCb.filter())
+    return feature

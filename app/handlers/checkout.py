@@ -22,7 +22,6 @@ from app.services.ledger import ReportedPayment
 from app.services.orders import CURRENCY, Invoice, ReserveStatus, Verdict
 
 log = structlog.get_logger(__name__)
-router = Router(name=__name__)
 
 INVOICE_TITLE_LIMIT = 32
 INVOICE_DESCRIPTION_LIMIT = 255
@@ -48,7 +47,6 @@ async def _send_invoice(bot: Bot, chat_id: int, invoice: Invoice, t: Translator)
     )
 
 
-@router.callback_query(BuyCb.filter())
 async def buy(
     query: CallbackQuery,
     *,
@@ -93,7 +91,6 @@ async def buy(
         await query.answer(t("buyer.checkout.reserved", n=settings.reservation_minutes))
 
 
-@router.pre_checkout_query()
 async def pre_checkout(query: PreCheckoutQuery, session: AsyncSession, t: Translator) -> None:
     """Telegram waits at most 10 s for this answer; any failure answers "not ok"."""
     try:
@@ -115,7 +112,6 @@ async def pre_checkout(query: PreCheckoutQuery, session: AsyncSession, t: Transl
         await query.answer(ok=False, error_message=t(f"buyer.pre_checkout.{verdict.value}"))
 
 
-@router.message(Match(F.successful_payment & F.from_user))
 async def successful_payment(
     message: Message,
     *,
@@ -146,3 +142,12 @@ async def successful_payment(
         log.exception("settling a recorded payment failed", charge_id=payment.charge_id)
         with contextlib.suppress(TelegramAPIError):
             await message.answer(t("buyer.payment.delayed"))
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.callback_query.register(buy, BuyCb.filter())
+    feature.pre_checkout_query.register(pre_checkout)
+    feature.message.register(successful_payment, Match(F.successful_payment & F.from_user))
+    return feature

@@ -25,10 +25,11 @@ from app.i18n import Translator, translator
 log = structlog.get_logger(__name__)
 
 
-def build_router() -> Router:
-    router = Router(name=__name__)
-    router.errors.register(on_error)
-    return router
+def router() -> Router:
+    """The error path on a new router."""
+    feature = Router(name=__name__)
+    feature.errors.register(on_error)
+    return feature
 
 
 def _chat_of(update: Update) -> int | None:

@@ -10,8 +10,6 @@ from aiogram.types import CallbackQuery, Message
 from app.filters.magic import Match
 from app.i18n import Translator
 
-router = Router(name=__name__)
-
 # What a person can send; service messages (payments, refunds, pins…) get no reply.
 USER_CONTENT = frozenset(
     {
@@ -30,11 +28,19 @@ USER_CONTENT = frozenset(
 )
 
 
-@router.message(Match((F.chat.type == ChatType.PRIVATE) & F.content_type.in_(USER_CONTENT)))
 async def unknown(message: Message, t: Translator) -> None:
     await message.answer(t("unknown_command"))
 
 
-@router.callback_query()
 async def stale_button(query: CallbackQuery, t: Translator) -> None:
     await query.answer(t("buyer.fallback.stale_button"), show_alert=True)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(
+        unknown, Match((F.chat.type == ChatType.PRIVATE) & F.content_type.in_(USER_CONTENT))
+    )
+    feature.callback_query.register(stale_button)
+    return feature

@@ -15,25 +15,19 @@ from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards.buyer import MenuCb, back_to_menu, main_menu
 
-router = Router(name=__name__)
 
-
-@router.message(Command("help"))
 async def help_command(message: Message, t: Translator) -> None:
     await message.answer(t("buyer.info.help"), reply_markup=main_menu(t))
 
 
-@router.callback_query(MenuCb.filter(F.action == "help"))
 async def help_button(query: CallbackQuery, bot: Bot, t: Translator) -> None:
     await show(query, bot, t("buyer.info.help"), back_to_menu(t))
 
 
-@router.message(Command("terms"))
 async def terms(message: Message, t: Translator) -> None:
     await message.answer(t("buyer.info.terms"))
 
 
-@router.message(Command("paysupport"), Match(F.from_user))
 async def paysupport(
     message: Message,
     session_factory: SessionFactory,
@@ -60,3 +54,13 @@ async def paysupport(
         user=message.from_user.id,
         username=message.from_user.username or "—",
     )
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(help_command, Command("help"))
+    feature.callback_query.register(help_button, MenuCb.filter(F.action == "help"))
+    feature.message.register(terms, Command("terms"))
+    feature.message.register(paysupport, Command("paysupport"), Match(F.from_user))
+    return feature

@@ -18,8 +18,6 @@ from app.services.delivery import Purchase
 from app.services.paging import Page
 from app.services.tx import begin_read
 
-router = Router(name=__name__)
-
 
 def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMarkup]:
     if not page.items:
@@ -45,7 +43,6 @@ def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMar
     return "\n".join(lines), kb.purchases(t, page)
 
 
-@router.message(Command("purchases"), Match(F.from_user))
 async def purchases_command(message: Message, session: AsyncSession, t: Translator) -> None:
     await begin_read(session)
     assert message.from_user is not None
@@ -55,8 +52,6 @@ async def purchases_command(message: Message, session: AsyncSession, t: Translat
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(kb.MenuCb.filter(F.action == "purchases"))
-@router.callback_query(kb.PurchasesCb.filter())
 async def purchases(
     query: CallbackQuery, session: AsyncSession, bot: Bot, t: Translator, callback_data: object
 ) -> None:
@@ -68,7 +63,6 @@ async def purchases(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(kb.ResendCb.filter())
 async def resend(
     query: CallbackQuery,
     callback_data: kb.ResendCb,
@@ -86,3 +80,13 @@ async def resend(
     }
     key, alert = notices.get(result, ("buyer.delivery.resent", False))
     await query.answer(t(key), show_alert=alert)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(purchases_command, Command("purchases"), Match(F.from_user))
+    feature.callback_query.register(purchases, kb.MenuCb.filter(F.action == "purchases"))
+    feature.callback_query.register(purchases, kb.PurchasesCb.filter())
+    feature.callback_query.register(resend, kb.ResendCb.filter())
+    return feature

@@ -19,7 +19,6 @@ from app.services.products import ShopInputError
 from app.services.reviews import MAX_TEXT, add_review, reviewable_order, reviews_page
 from app.services.tx import begin_read
 
-router = Router(name=__name__)
 LINKS = frozenset({"url", "text_link", "mention", "text_mention"})  # Telegram's own entities
 RETRY = frozenset({"review_link", "review_too_long"})  # the buyer may send another text
 
@@ -32,7 +31,6 @@ def _error(t: Translator, exc: ShopInputError) -> str:
     return t(f"buyer.reviews.{exc.code}", **exc.params)
 
 
-@router.callback_query(kb.RateCb.filter())
 async def rate(
     query: CallbackQuery,
     *,
@@ -71,7 +69,6 @@ async def _save(
     return None, t("buyer.reviews.thanks")
 
 
-@router.callback_query(kb.ReviewSaveCb.filter())
 async def save_without_text(
     query: CallbackQuery,
     *,
@@ -92,7 +89,6 @@ async def save_without_text(
     await query.answer(text, show_alert=True)
 
 
-@router.message(StateFilter(ReviewDialog.text), Match(F.text & ~F.text.startswith("/")))
 async def save_with_text(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -116,7 +112,6 @@ async def save_with_text(
     await message.answer(reply)
 
 
-@router.callback_query(kb.ReviewsCb.filter())
 async def reviews(
     query: CallbackQuery,
     callback_data: kb.ReviewsCb,
@@ -137,3 +132,15 @@ async def reviews(
     if page.pages > 1:
         lines.append(t("buyer.pager.page", page=page.page + 1, pages=page.pages))
     await show(query, bot, "\n\n".join(lines), kb.reviews(t, page, callback_data.product))
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.callback_query.register(rate, kb.RateCb.filter())
+    feature.callback_query.register(save_without_text, kb.ReviewSaveCb.filter())
+    feature.message.register(
+        save_with_text, StateFilter(ReviewDialog.text), Match(F.text & ~F.text.startswith("/"))
+    )
+    feature.callback_query.register(reviews, kb.ReviewsCb.filter())
+    return feature

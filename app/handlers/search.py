@@ -21,7 +21,6 @@ from app.keyboards import buyer as kb
 from app.services.search import search, search_words
 from app.services.tx import begin_read
 
-router = Router(name=__name__)
 WORDS = "search_words"
 
 
@@ -58,27 +57,23 @@ async def _answer(
     await message.answer(reply, reply_markup=markup)
 
 
-@router.message(Command("search"))
 async def search_command(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
     await _answer(message, state, session, t, command_args(message))
 
 
-@router.message(StateFilter(SearchDialog.words), Match(F.text & ~F.text.startswith("/")))
 async def search_words_typed(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
     await _answer(message, state, session, t, message.text or "")
 
 
-@router.callback_query(kb.MenuCb.filter(F.action == "search"))
 async def search_button(query: CallbackQuery, state: FSMContext, bot: Bot, t: Translator) -> None:
     await state.set_state(SearchDialog.words)
     await show(query, bot, t("buyer.search.ask"), kb.back_to_menu(t))
 
 
-@router.callback_query(kb.SearchCb.filter())
 async def search_page(
     query: CallbackQuery,
     *,
@@ -94,3 +89,15 @@ async def search_page(
         return
     text, markup = await _results(session, t, [str(w) for w in words], callback_data.page)
     await show(query, bot, text, markup)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(search_command, Command("search"))
+    feature.message.register(
+        search_words_typed, StateFilter(SearchDialog.words), Match(F.text & ~F.text.startswith("/"))
+    )
+    feature.callback_query.register(search_button, kb.MenuCb.filter(F.action == "search"))
+    feature.callback_query.register(search_page, kb.SearchCb.filter())
+    return feature

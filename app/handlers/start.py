@@ -14,10 +14,7 @@ from app.keyboards.buyer import MenuCb, main_menu
 from app.services.tx import begin_write
 from app.services.users import upsert_user
 
-router = Router(name=__name__)
 
-
-@router.message(CommandStart(), Match(F.from_user))
 async def start(message: Message, session: AsyncSession, t: Translator) -> None:
     assert message.from_user is not None
     await begin_write(session)
@@ -30,6 +27,13 @@ async def start(message: Message, session: AsyncSession, t: Translator) -> None:
     )
 
 
-@router.callback_query(MenuCb.filter(F.action == "main"))
 async def menu(query: CallbackQuery, bot: Bot, t: Translator) -> None:
     await show(query, bot, t("buyer.menu.title"), main_menu(t))
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(start, CommandStart(), Match(F.from_user))
+    feature.callback_query.register(menu, MenuCb.filter(F.action == "main"))
+    return feature

@@ -22,17 +22,21 @@ from app.handlers.admin import (
     stock,
 )
 
-router = Router(name=__name__)
-router.message.filter(IsAdmin())
-router.callback_query.filter(IsAdmin())
-router.include_routers(
-    menu.router,
-    catalog.router,
-    edit.router,
-    stock.router,
-    sales.router,
-    broadcast.router,
-    bans.router,
-    exports.router,
-    reviews.router,
-)
+
+def router() -> Router:
+    """The owner tools on a new router, behind the owner filter."""
+    owner = Router(name=__name__)
+    owner.message.filter(IsAdmin())
+    owner.callback_query.filter(IsAdmin())
+    owner.include_routers(
+        menu.router(),
+        catalog.router(),
+        edit.router(),
+        stock.router(),
+        sales.router(),
+        broadcast.router(),
+        bans.router(),
+        exports.router(),
+        reviews.router(),
+    )
+    return owner

@@ -20,7 +20,6 @@ from app.services.bans import set_banned
 from app.services.products import ShopInputError
 
 log = structlog.get_logger(__name__)
-router = Router(name=__name__)
 
 USER_ID_MAX = 2**53  # Telegram's user ids fit in 52 bits (and in BIGINT)
 
@@ -63,15 +62,21 @@ async def _set(
     await message.answer(t(f"owner.{command}.{state}", user_id=user_id))
 
 
-@router.message(Command("ban"))
 async def ban_command(
     message: Message, session: AsyncSession, settings: Settings, bans: BanMiddleware, t: Translator
 ) -> None:
     await _set(message, session, settings, bans, t, banned=True)
 
 
-@router.message(Command("unban"))
 async def unban_command(
     message: Message, session: AsyncSession, settings: Settings, bans: BanMiddleware, t: Translator
 ) -> None:
     await _set(message, session, settings, bans, t, banned=False)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(ban_command, Command("ban"))
+    feature.message.register(unban_command, Command("unban"))
+    return feature

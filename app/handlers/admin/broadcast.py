@@ -19,8 +19,6 @@ from app.i18n import Translator
 from app.services.broadcast import audience_size, cancel_running, create_broadcast
 from app.workers.broadcast import BroadcastManager
 
-router = Router(name=__name__)
-
 
 async def ask_broadcast(message: Message, state: FSMContext, t: Translator) -> None:
     await state.clear()
@@ -47,7 +45,6 @@ async def _start(
     await message.answer(t("owner.broadcast.started", id=broadcast.id, n=recipients))
 
 
-@router.message(Command("broadcast"))
 async def broadcast_command(
     message: Message,
     state: FSMContext,
@@ -63,7 +60,6 @@ async def broadcast_command(
     await _start(message, session, t, broadcasts, parts[1])
 
 
-@router.message(BroadcastDialog.text, TEXT_INPUT)
 async def broadcast_text(
     message: Message,
     state: FSMContext,
@@ -75,9 +71,17 @@ async def broadcast_text(
     await _start(message, session, t, broadcasts, message.html_text)
 
 
-@router.message(Command("stopbroadcast"))
 async def stop_broadcast(message: Message, session: AsyncSession, t: Translator) -> None:
     async with write(session):
         cancelled = await cancel_running(session)
     key = "owner.broadcast.stopped" if cancelled else "owner.broadcast.none_running"
     await message.answer(t(key, ids=", ".join(f"#{i}" for i in cancelled)))
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(broadcast_command, Command("broadcast"))
+    feature.message.register(broadcast_text, BroadcastDialog.text, TEXT_INPUT)
+    feature.message.register(stop_broadcast, Command("stopbroadcast"))
+    return feature

@@ -23,9 +23,6 @@ from app.services import products
 from app.services.products import MAX_DESCRIPTION_INPUT, MAX_TITLE, ShopInputError
 from app.services.tx import begin_write
 
-router = Router(name=__name__)
-
-
 # --- categories -----------------------------------------------------------------------
 
 
@@ -42,7 +39,6 @@ async def _add_category(
     await reply(session, message, t("owner.category.created", title=category.title))
 
 
-@router.message(Command("addcategory"))
 async def add_category(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -53,7 +49,6 @@ async def add_category(
     await reply(session, message, t("owner.category.ask"))
 
 
-@router.message(AddCategory.title, TEXT_INPUT)
 async def add_category_title(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -63,7 +58,6 @@ async def add_category_title(
 # --- products -------------------------------------------------------------------------
 
 
-@router.message(Command("addproduct"))
 async def add_product(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -72,7 +66,6 @@ async def add_product(
     await reply(session, message, t("owner.product.ask_slug"))
 
 
-@router.message(AddProduct.slug, TEXT_INPUT)
 async def add_product_slug(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -86,7 +79,6 @@ async def add_product_slug(
     await reply(session, message, t("owner.product.ask_title", n=MAX_TITLE))
 
 
-@router.message(AddProduct.title, TEXT_INPUT)
 async def add_product_title(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -100,7 +92,6 @@ async def add_product_title(
     await reply(session, message, t("owner.product.ask_price"))
 
 
-@router.message(AddProduct.price, TEXT_INPUT)
 async def add_product_price(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -116,7 +107,6 @@ async def add_product_price(
     await reply(session, message, t("owner.product.ask_category") + existing)
 
 
-@router.message(AddProduct.category, TEXT_INPUT)
 async def add_product_category(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -132,7 +122,6 @@ async def add_product_category(
     await reply(session, message, t("owner.product.ask_description", n=MAX_DESCRIPTION_INPUT))
 
 
-@router.message(AddProduct.description, TEXT_INPUT)
 async def add_product_description(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -187,6 +176,20 @@ async def send_products(message: Message, session: AsyncSession, t: Translator) 
         await message.answer(chunk, reply_markup=markup)
 
 
-@router.message(Command("products"))
 async def list_products(message: Message, session: AsyncSession, t: Translator) -> None:
     await send_products(message, session, t)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(add_category, Command("addcategory"))
+    feature.message.register(add_category_title, AddCategory.title, TEXT_INPUT)
+    feature.message.register(add_product, Command("addproduct"))
+    feature.message.register(add_product_slug, AddProduct.slug, TEXT_INPUT)
+    feature.message.register(add_product_title, AddProduct.title, TEXT_INPUT)
+    feature.message.register(add_product_price, AddProduct.price, TEXT_INPUT)
+    feature.message.register(add_product_category, AddProduct.category, TEXT_INPUT)
+    feature.message.register(add_product_description, AddProduct.description, TEXT_INPUT)
+    feature.message.register(list_products, Command("products"))
+    return feature

@@ -28,8 +28,6 @@ from app.services import products
 from app.services.products import EDITABLE_FIELDS, MAX_DESCRIPTION_INPUT, MAX_TITLE, ShopInputError
 from app.services.tx import begin_write
 
-router = Router(name=__name__)
-
 
 async def card(session: AsyncSession, t: Translator, product: Product) -> str:
     row = (await products.product_rows(session, product.id))[0]
@@ -55,7 +53,6 @@ async def show_card(
     await reply(session, message, text, markup)
 
 
-@router.message(Command("editproduct"))
 async def edit_product(message: Message, session: AsyncSession, t: Translator) -> None:
     args = command_args(message).split(maxsplit=2)
     if not args:
@@ -78,7 +75,6 @@ async def edit_product(message: Message, session: AsyncSession, t: Translator) -
     await show_card(message, session, t, product)
 
 
-@router.callback_query(ProductOpen.filter())
 async def open_product(
     query: CallbackQuery, callback_data: ProductOpen, session: AsyncSession, t: Translator
 ) -> None:
@@ -88,7 +84,6 @@ async def open_product(
         await show_card(query.message, session, t, product)
 
 
-@router.callback_query(ProductEdit.filter())
 async def edit_field(
     query: CallbackQuery,
     callback_data: ProductEdit,
@@ -126,7 +121,6 @@ async def edit_field(
     await message.answer(t(f"owner.product.ask_{field}", n=limit))
 
 
-@router.message(EditProduct.value, TEXT_INPUT)
 async def edit_value(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -147,3 +141,13 @@ async def edit_value(
     await session.commit()
     await message.answer(t("owner.product.updated"))
     await show_card(message, session, t, product)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(edit_product, Command("editproduct"))
+    feature.callback_query.register(open_product, ProductOpen.filter())
+    feature.callback_query.register(edit_field, ProductEdit.filter())
+    feature.message.register(edit_value, EditProduct.value, TEXT_INPUT)
+    return feature

@@ -20,7 +20,6 @@ from app.services.exports import orders_csv, unsold_stock
 from app.services.products import ShopInputError, require_product
 
 log = structlog.get_logger(__name__)
-router = Router(name=__name__)
 
 UPLOAD_LIMIT = 50 * 1024 * 1024  # bytes: the largest file a bot may upload
 
@@ -63,7 +62,6 @@ async def _export_stock(message: Message, session: AsyncSession, t: Translator, 
     await _send(message, t, export.content, f"{product.slug}-stock.txt", caption)
 
 
-@router.message(Command("export"))
 async def export_command(message: Message, session: AsyncSession, t: Translator) -> None:
     args = command_args(message).split()
     if args == ["orders"]:
@@ -72,3 +70,10 @@ async def export_command(message: Message, session: AsyncSession, t: Translator)
         await _export_stock(message, session, t, args[1])
     else:
         await reply(session, message, t("owner.export.usage"))
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(export_command, Command("export"))
+    return feature

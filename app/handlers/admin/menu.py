@@ -15,21 +15,16 @@ from app.handlers.admin.sales import send_stats
 from app.i18n import Translator
 from app.keyboards.admin import AdminMenu, menu_keyboard
 
-router = Router(name=__name__)
 
-
-@router.message(Command("admin"))
 async def admin_menu(message: Message, session: AsyncSession, t: Translator) -> None:
     await reply(session, message, t("owner.menu"), menu_keyboard(t))
 
 
-@router.message(Command("cancel"), IN_DIALOG)
 async def cancel(message: Message, state: FSMContext, session: AsyncSession, t: Translator) -> None:
     await state.clear()
     await reply(session, message, t("owner.cancelled"))
 
 
-@router.callback_query(AdminMenu.filter())
 async def menu_action(
     query: CallbackQuery,
     callback_data: AdminMenu,
@@ -56,3 +51,12 @@ async def menu_action(
         await state.clear()
         await state.set_state(AddProduct.slug)
         await reply(session, message, t("owner.product.ask_slug"))
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(admin_menu, Command("admin"))
+    feature.message.register(cancel, Command("cancel"), IN_DIALOG)
+    feature.callback_query.register(menu_action, AdminMenu.filter())
+    return feature

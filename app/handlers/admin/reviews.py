@@ -15,8 +15,6 @@ from app.keyboards.fields import MAX_ROW_ID
 from app.services.products import ShopInputError
 from app.services.reviews import set_hidden
 
-router = Router(name=__name__)
-
 
 async def _set(message: Message, session: AsyncSession, t: Translator, *, hidden: bool) -> None:
     command = "hide" if hidden else "show"
@@ -35,11 +33,17 @@ async def _set(message: Message, session: AsyncSession, t: Translator, *, hidden
     await message.answer(t(f"owner.review.{command}_{state}", id=int(args)))
 
 
-@router.message(Command("hidereview"))
 async def hide_review(message: Message, session: AsyncSession, t: Translator) -> None:
     await _set(message, session, t, hidden=True)
 
 
-@router.message(Command("showreview"))
 async def show_review(message: Message, session: AsyncSession, t: Translator) -> None:
     await _set(message, session, t, hidden=False)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(hide_review, Command("hidereview"))
+    feature.message.register(show_review, Command("showreview"))
+    return feature

@@ -25,7 +25,6 @@ from app.services.sales import CHART_DAYS
 from app.services.stats import Period, ShopStats, shop_stats
 
 log = structlog.get_logger(__name__)
-router = Router(name=__name__)
 
 CHARGE_ID_LIMIT = 255  # payments.charge_id
 
@@ -92,12 +91,10 @@ async def send_chart(message: Message, t: Translator, chart: ChartData) -> None:
     await message.answer_photo(BufferedInputFile(png, filename="stats.png"))
 
 
-@router.message(Command("stats"))
 async def stats_command(message: Message, session: AsyncSession, t: Translator) -> None:
     await send_stats(message, session, t)
 
 
-@router.message(Command("refund"))
 async def refund_command(
     message: Message,
     *,
@@ -120,3 +117,11 @@ async def refund_command(
         reason=html.quote(result.reason),
     )
     await message.answer(text)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(stats_command, Command("stats"))
+    feature.message.register(refund_command, Command("refund"))
+    return feature

@@ -30,7 +30,6 @@ from app.services.products import ShopInputError
 from app.services.stock import ImportResult
 from app.stock_import import import_items
 
-router = Router(name=__name__)
 log = structlog.get_logger(__name__)
 
 DOWNLOAD_TIMEOUT = 60  # seconds for a file of up to MAX_UPLOAD_BYTES
@@ -147,7 +146,6 @@ async def _import_document(
     )
 
 
-@router.message(Command("stock"))
 async def stock_command(
     message: Message, bot: Bot, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -190,7 +188,6 @@ async def _tally(state: FSMContext, result: ImportResult | None) -> None:
     )
 
 
-@router.message(StockUpload.items, F.document)
 async def stock_document(
     message: Message, bot: Bot, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -199,7 +196,6 @@ async def stock_document(
     await _tally(state, result)
 
 
-@router.message(StockUpload.items, TEXT_INPUT)
 async def stock_text(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -208,7 +204,6 @@ async def stock_text(
     await _tally(state, result)
 
 
-@router.message(StockUpload.items, Command("done"))
 async def stock_done(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
@@ -224,3 +219,13 @@ async def stock_done(
         available=await _available(session, target),
     )
     await reply(session, message, text)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(stock_command, Command("stock"))
+    feature.message.register(stock_document, StockUpload.items, F.document)
+    feature.message.register(stock_text, StockUpload.items, TEXT_INPUT)
+    feature.message.register(stock_done, StockUpload.items, Command("done"))
+    return feature
