@@ -2,6 +2,11 @@
 
 Two layers: :class:`DatabaseSettings` is all that Alembic and the management CLI need, so
 ``alembic upgrade head`` works without a bot token; :class:`Settings` adds what the bot needs.
+Each way of running has its class, whose validators hold that mode's rules:
+:class:`WebhookSettings` (``--webhook``: serves and registers the webhook),
+:class:`ReplicaSettings` (``--webhook --no-migrate``: serves only),
+:class:`RegistrationSettings` (``migrate`` with WEBHOOK_URL: registers only) and
+:class:`AdminSettings` (the web panel); :class:`ReleaseSettings` tells which ``migrate`` needs.
 Nothing here is instantiated at import time.
 """
 
@@ -9,10 +14,10 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Annotated, Literal, TypeVar
-from urllib.parse import quote_plus
+from typing import Annotated, ClassVar, Literal, Self, TypeVar
+from urllib.parse import quote_plus, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -31,6 +36,17 @@ _ASYNC_DRIVERS = {
 # drivers accept, and any key, token or credential a proxy or pooler may take).
 _SECRET_KEY_RE = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
 MASK = "***"
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+HEALTH_PATH = "/healthz"  # the webhook server's health check
+# What Telegram accepts for secret_token (1-256 of these characters) and for the port of a
+# webhook URL. The shop asks for 32 characters at least: whoever knows the secret can send
+# updates as any user, an owner included.
+_SECRET_CHARS = re.compile(r"^[A-Za-z0-9_-]*$")
+SECRET_MIN_LENGTH = 32
+SECRET_MAX_LENGTH = 256
+_MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105 (a command)
+WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
 
 
 def is_secret_key(name: str) -> bool:
@@ -98,10 +114,6 @@ class DatabaseSettings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.get_backend_name() == "sqlite"
 
     @property
     def safe_database_url(self) -> str:
@@ -176,6 +188,116 @@ class Settings(DatabaseSettings):
             raise ValueError("must start with '/'")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a URL redis-py would reject later (never echoing the value)."""
+        if value is None:
+            return None
+        try:
+            scheme = urlsplit(value.get_secret_value().strip()).scheme
+        except ValueError:
+            scheme = ""
+        if scheme not in REDIS_SCHEMES:
+            raise ValueError(
+                "must be a redis://, rediss:// or unix:// URL (e.g. redis://:password@host:6379/0)"
+            )
+        return value
+
+
+class ReleaseSettings(DatabaseSettings):
+    """What decides the shape of the release step: with WEBHOOK_URL it needs the bot's settings."""
+
+    webhook_url: str | None = None
+
+    @property
+    def registers_webhook(self) -> bool:
+        return bool(self.webhook_url and self.webhook_url.strip())
+
+
+class WebhookSettings(Settings):
+    """``python -m app --webhook``: serves webhook requests and registers the webhook.
+
+    ``serves``: the process answers webhook requests (needs WEBHOOK_SECRET to check them).
+    ``registers``: the process calls setWebhook (needs WEBHOOK_URL and WEBHOOK_SECRET).
+    Bad values are refused in one message naming each variable, never quoting the secret.
+    """
+
+    serves: ClassVar[bool] = True
+    registers: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _check_webhook(self) -> Self:
+        problems = [*self._secret_problems(), *self._url_problems()]
+        if self.serves and self.webhook_path == HEALTH_PATH:
+            problems.append(
+                f"WEBHOOK_PATH must not be {HEALTH_PATH} (the health check lives there)"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _secret_problems(self) -> list[str]:
+        if self.webhook_secret is None:
+            why = "webhook mode" if self.serves else "registering the webhook (WEBHOOK_URL is set)"
+            return [
+                f"WEBHOOK_SECRET is required for {why}: Telegram sends it in every request's "
+                "X-Telegram-Bot-Api-Secret-Token header, and requests without it are refused"
+            ]
+        secret = self.webhook_secret.get_secret_value()
+        problems = []
+        if not _SECRET_CHARS.fullmatch(secret):
+            problems.append(
+                "WEBHOOK_SECRET may only contain A-Z, a-z, 0-9, _ and - (Telegram's rule for "
+                "secret_token)"
+            )
+        if len(secret) < SECRET_MIN_LENGTH:
+            problems.append(
+                f"WEBHOOK_SECRET must be at least {SECRET_MIN_LENGTH} characters long (it has "
+                f"{len(secret)}): anyone who guesses it can send updates as any user, an owner "
+                f"included; generate one with {_MAKE_SECRET}"
+            )
+        elif len(secret) > SECRET_MAX_LENGTH:
+            problems.append(
+                f"WEBHOOK_SECRET must be at most {SECRET_MAX_LENGTH} characters long "
+                f"(Telegram's limit; it has {len(secret)})"
+            )
+        return problems
+
+    def _url_problems(self) -> list[str]:
+        if self.webhook_url is None:
+            if not self.registers:
+                return []
+            return [
+                "WEBHOOK_URL is required for the process that registers the webhook "
+                "(`python -m app --webhook` without --no-migrate); "
+                "replicas started with --no-migrate do not need it"
+            ]
+        parts = urlsplit(self.webhook_url)
+        try:
+            port = parts.port or 443
+        except ValueError:
+            port = -1
+        if parts.scheme != "https":
+            return ["WEBHOOK_URL must be an https:// URL (Telegram only calls HTTPS)"]
+        if port not in WEBHOOK_PORTS:
+            return ["WEBHOOK_URL must use port 443, 80, 88 or 8443 (Telegram's rule)"]
+        if parts.query or parts.fragment:
+            return ["WEBHOOK_URL must not have a query or a fragment; use WEBHOOK_PATH"]
+        return []
+
+
+class ReplicaSettings(WebhookSettings):
+    """``python -m app --webhook --no-migrate``: serves webhook requests, never registers."""
+
+    registers: ClassVar[bool] = False
+
+
+class RegistrationSettings(WebhookSettings):
+    """``python -m app migrate`` with WEBHOOK_URL: registers the webhook, serves nothing."""
+
+    serves: ClassVar[bool] = False
+
 
 # The PHC string argon2-cffi writes: $argon2id$v=19$m=65536,t=3,p=4$<salt>$<hash>
 _ARGON2_HASH_RE = re.compile(
@@ -235,10 +357,11 @@ def load_settings(cls: type[_S]) -> _S:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
-            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            name = "_".join(str(part) for part in error["loc"]).upper()
             reason = (
                 _MISSING.get(name, "is required") if error["type"] == "missing" else error["msg"]
             )
             reason = reason.removeprefix("Value error, ")
-            problems.append(f"{name} {reason}")
+            # A rule across variables (a model validator) names them itself.
+            problems.append(f"{name} {reason}" if name else reason)
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -11,31 +11,37 @@ import argparse
 from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
 from app.bot.polling import run_polling
-from app.bot.release import ReleaseSettings, migrate_and_exit
-from app.bot.storage import StorageUnavailableError, check_redis_url, redis_secrets
-from app.bot.webhook_setup import (
-    WebhookRegistrationError,
-    WebhookServerError,
-    check_webhook_settings,
+from app.bot.release import migrate_and_exit
+from app.bot.storage import StorageUnavailableError, redis_secrets
+from app.bot.webhook_setup import WebhookRegistrationError, WebhookServerError
+from app.config import (
+    DatabaseSettings,
+    RegistrationSettings,
+    ReleaseSettings,
+    ReplicaSettings,
+    Settings,
+    WebhookSettings,
+    load_settings,
 )
-from app.config import DatabaseSettings, Settings, load_settings
 
 
-def load(args: argparse.Namespace) -> DatabaseSettings:
-    """The settings this run needs, checked for its mode; raises ConfigError.
+def settings_class(args: argparse.Namespace) -> type[DatabaseSettings]:
+    """The settings class of this run's mode: its validators are the mode's rules.
 
     The bot needs its token. The release step only needs the database, unless WEBHOOK_URL is
     set: then it registers the webhook and needs the bot's settings too.
     """
-    if args.command == "migrate" and not load_settings(ReleaseSettings).registers_webhook:
-        return load_settings(DatabaseSettings)
-    settings = load_settings(Settings)
-    check_redis_url(settings)
+    if args.command == "migrate":
+        registers = load_settings(ReleaseSettings).registers_webhook
+        return RegistrationSettings if registers else DatabaseSettings
     if args.webhook:
-        check_webhook_settings(settings, registers=not args.no_migrate, serves=True)
-    elif args.command == "migrate":
-        check_webhook_settings(settings, registers=True, serves=False)
-    return settings
+        return ReplicaSettings if args.no_migrate else WebhookSettings
+    return Settings
+
+
+def load(args: argparse.Namespace) -> DatabaseSettings:
+    """The settings this run needs, checked for its mode; raises ConfigError."""
+    return load_settings(settings_class(args))
 
 
 def secrets(settings: DatabaseSettings) -> list[str]:

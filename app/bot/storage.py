@@ -18,13 +18,12 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKey
 from aiogram.fsm.storage.memory import MemoryStorage
 
 from app.bot.isolation import ProcessIsolation, ReplicaIsolation
-from app.config import ConfigError, Settings, is_secret_key
+from app.config import Settings, is_secret_key
 from app.retry import GaveUpError, retry
 
 log = structlog.get_logger(__name__)
 
 KEY_PREFIX = "fsm"
-REDIS_SCHEMES = ("redis", "rediss", "unix")
 MEMORY_WARNING = "FSM state in memory: not shared between replicas"
 PING_TIMEOUT = 5.0
 # How long a replica may hold a user's event lock: longer than any update takes (a 5 MB stock
@@ -68,22 +67,6 @@ def redis_secrets(url: str) -> list[str]:
     ]
     found += [unquote(value) for value in found]
     return sorted({value for value in found if value})
-
-
-def check_redis_url(settings: Settings) -> None:
-    """Refuse a ``REDIS_URL`` that redis-py would reject later (never echoing the value)."""
-    if settings.redis_url is None:
-        return
-    raw = settings.redis_url.get_secret_value().strip()
-    try:
-        scheme = urlsplit(raw).scheme
-    except ValueError:
-        scheme = ""
-    if scheme not in REDIS_SCHEMES:
-        raise ConfigError(
-            "invalid configuration: REDIS_URL must be a redis://, rediss:// or unix:// URL "
-            "(e.g. redis://:password@host:6379/0)"
-        )
 
 
 def create_storage(settings: Settings, *, replicas: bool = False) -> BaseStorage:

@@ -46,8 +46,8 @@ from app.bot.factory import create_bot, create_dispatcher
 from app.bot.health import HealthCheck, Phase, Readiness
 from app.bot.refusals import RefusalLimiter
 from app.bot.storage import create_storage, ping_storage
-from app.bot.webhook_setup import HEALTH_PATH, WebhookServerError, register_webhook
-from app.config import Settings
+from app.bot.webhook_setup import WebhookServerError, register_webhook
+from app.config import HEALTH_PATH, Settings
 from app.db.engine import create_engine
 
 log = structlog.get_logger("app.webhook")
