@@ -40,10 +40,10 @@ from app.db.engine import (
     wait_for_database,
 )
 from app.db.migrate import migrate, wait_for_head
+from app.db.uow import read, write
 from app.i18n import translator
 from app.services import products, stock
 from app.services.products import ShopInputError
-from app.services.tx import begin_write
 from app.stock_import import import_items
 
 CommandHandler = Callable[[argparse.Namespace, async_sessionmaker[AsyncSession]], Awaitable[int]]
@@ -68,19 +68,18 @@ def _input_error(exc: ShopInputError) -> int:
 
 async def product_add(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
     async with factory() as session:
-        await begin_write(session)
         try:
-            product = await products.create_product(
-                session,
-                slug=args.slug,
-                title=args.title,
-                price=args.price,
-                category=args.category,
-                description=args.description,
-            )
+            async with write(session):
+                product = await products.create_product(
+                    session,
+                    slug=args.slug,
+                    title=args.title,
+                    price=args.price,
+                    category=args.category,
+                    description=args.description,
+                )
         except ShopInputError as exc:
             return _input_error(exc)
-        await session.commit()
         print(f"added product {product.slug!r} ({product.title}) at {product.price} Stars")
     return EXIT_OK
 
@@ -101,7 +100,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
 
 
 async def product_list(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
-    async with factory() as session:
+    async with factory() as session, read(session):
         rows = await products.product_rows(session)
     if not rows:
         print("no products yet; add one with: python -m app product add --help")
@@ -152,7 +151,8 @@ async def stock_import(args: argparse.Namespace, factory: async_sessionmaker[Asy
         return _fail(_unreadable("stdin" if args.file == "-" else args.file, exc))
     async with factory() as session:
         try:
-            product = await products.require_product(session, args.product)
+            async with read(session):
+                product = await products.require_product(session, args.product)
         except ShopInputError as exc:
             return _input_error(exc)
         result = await import_items(session, product.id, parsed)

@@ -22,9 +22,9 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.uow import write
 from app.services import stock
 from app.services.stock import ImportResult, ParsedUpload
-from app.services.tx import begin_write
 
 BATCH_ROWS = 500
 MIN_PAUSE = 0.01  # seconds between two SQLite batches, at least
@@ -33,7 +33,8 @@ MIN_PAUSE = 0.01  # seconds between two SQLite batches, at least
 async def import_items(
     session: AsyncSession, product_id: int, parsed: ParsedUpload, *, batch_rows: int = BATCH_ROWS
 ) -> ImportResult:
-    """Add the upload's new items to the product, committing after every batch."""
+    """Add the upload's new items to the product, one write block per batch (the caller has
+    no block open)."""
     items = stock.unique_items(parsed)
     pause = session.get_bind().dialect.name == "sqlite"
     added = 0
@@ -42,12 +43,11 @@ async def import_items(
         if start and pause:
             await asyncio.sleep(max(MIN_PAUSE, held))
         began = time.perf_counter()
-        await begin_write(session)
-        added += await stock.insert_items(session, product_id, items[start : start + batch_rows])
-        await session.commit()
+        async with write(session):
+            added += await stock.insert_items(
+                session, product_id, items[start : start + batch_rows]
+            )
         held = time.perf_counter() - began
-    if session.in_transaction():
-        await session.commit()
     return ImportResult(
         added=added,
         duplicates=len(parsed.items) - added,

@@ -9,6 +9,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.uow import read
 from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
@@ -16,7 +17,6 @@ from app.services import catalog
 from app.services.availability import LEFT_CAP
 from app.services.catalog import OTHER, CategoryRow, ProductCard
 from app.services.paging import Page, paginate
-from app.services.tx import begin_read
 
 CARD_DESCRIPTION_CUT = 3000  # a longer description is cut on the card (Telegram: 4096 characters)
 
@@ -91,18 +91,16 @@ async def _is_flat(session: AsyncSession) -> bool:
 
 
 async def catalog_command(message: Message, session: AsyncSession, t: Translator) -> None:
-    await begin_read(session)
-    text, markup = await _categories_screen(session, t, 0)
-    await session.commit()
+    async with read(session, autocommit=True):
+        text, markup = await _categories_screen(session, t, 0)
     await message.answer(text, reply_markup=markup)
 
 
 async def catalog_menu(
     query: CallbackQuery, session: AsyncSession, bot: Bot, t: Translator
 ) -> None:
-    await begin_read(session)
-    text, markup = await _categories_screen(session, t, 0)
-    await session.commit()
+    async with read(session, autocommit=True):
+        text, markup = await _categories_screen(session, t, 0)
     await show(query, bot, text, markup)
 
 
@@ -113,9 +111,8 @@ async def categories_page(
     bot: Bot,
     t: Translator,
 ) -> None:
-    await begin_read(session)
-    text, markup = await _categories_screen(session, t, callback_data.page)
-    await session.commit()
+    async with read(session, autocommit=True):
+        text, markup = await _categories_screen(session, t, callback_data.page)
     await show(query, bot, text, markup)
 
 
@@ -126,12 +123,11 @@ async def products_page(
     bot: Bot,
     t: Translator,
 ) -> None:
-    await begin_read(session)
-    flat = callback_data.category == OTHER and await _is_flat(session)
-    text, markup = await _products_screen(
-        session, t, callback_data.category, callback_data.page, flat=flat
-    )
-    await session.commit()
+    async with read(session, autocommit=True):
+        flat = callback_data.category == OTHER and await _is_flat(session)
+        text, markup = await _products_screen(
+            session, t, callback_data.category, callback_data.page, flat=flat
+        )
     await show(query, bot, text, markup)
 
 
@@ -142,9 +138,8 @@ async def product(
     bot: Bot,
     t: Translator,
 ) -> None:
-    await begin_read(session)
-    card = await catalog.product_card(session, callback_data.id, query.from_user.id)
-    await session.commit()
+    async with read(session, autocommit=True):
+        card = await catalog.product_card(session, callback_data.id, query.from_user.id)
     if card is None:
         await query.answer(t("buyer.catalog.gone"), show_alert=True)
         return

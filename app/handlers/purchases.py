@@ -7,7 +7,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.uow import SessionFactory
+from app.db.uow import SessionFactory, read
 from app.filters.magic import Match
 from app.flows.delivery import Sent, redeliver
 from app.handlers.screens import show
@@ -16,7 +16,6 @@ from app.keyboards import buyer as kb
 from app.services import delivery
 from app.services.delivery import Purchase
 from app.services.paging import Page
-from app.services.tx import begin_read
 
 
 def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMarkup]:
@@ -44,10 +43,9 @@ def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMar
 
 
 async def purchases_command(message: Message, session: AsyncSession, t: Translator) -> None:
-    await begin_read(session)
-    assert message.from_user is not None
-    page = await delivery.purchases_page(session, message.from_user.id, 0)
-    await session.commit()
+    async with read(session, autocommit=True):
+        assert message.from_user is not None
+        page = await delivery.purchases_page(session, message.from_user.id, 0)
     text, markup = _screen(t, page)
     await message.answer(text, reply_markup=markup)
 
@@ -55,10 +53,9 @@ async def purchases_command(message: Message, session: AsyncSession, t: Translat
 async def purchases(
     query: CallbackQuery, session: AsyncSession, bot: Bot, t: Translator, callback_data: object
 ) -> None:
-    await begin_read(session)
-    number = callback_data.page if isinstance(callback_data, kb.PurchasesCb) else 0
-    page = await delivery.purchases_page(session, query.from_user.id, number)
-    await session.commit()
+    async with read(session, autocommit=True):
+        number = callback_data.page if isinstance(callback_data, kb.PurchasesCb) else 0
+        page = await delivery.purchases_page(session, query.from_user.id, number)
     text, markup = _screen(t, page)
     await show(query, bot, text, markup)
 

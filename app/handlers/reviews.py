@@ -10,14 +10,13 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.uow import write
+from app.db.uow import read, write
 from app.filters.magic import Match
 from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services.products import ShopInputError
 from app.services.reviews import MAX_TEXT, add_review, reviewable_order, reviews_page
-from app.services.tx import begin_read
 
 LINKS = frozenset({"url", "text_link", "mention", "text_mention"})  # Telegram's own entities
 RETRY = frozenset({"review_link", "review_too_long"})  # the buyer may send another text
@@ -41,12 +40,11 @@ async def rate(
     t: Translator,
 ) -> None:
     try:
-        await reviewable_order(session, query.from_user.id, callback_data.order)
+        async with read(session):
+            await reviewable_order(session, query.from_user.id, callback_data.order)
     except ShopInputError as exc:
-        await session.rollback()
         await query.answer(_error(t, exc), show_alert=True)
         return
-    await session.rollback()  # a read: nothing to keep
     order, rating = callback_data.order, callback_data.rating
     if not rating:
         await show(query, bot, t("buyer.reviews.ask_rating", order=order), kb.stars(t, order))
@@ -119,9 +117,8 @@ async def reviews(
     bot: Bot,
     t: Translator,
 ) -> None:
-    await begin_read(session)
-    page = await reviews_page(session, callback_data.product, callback_data.page)
-    await session.commit()
+    async with read(session, autocommit=True):
+        page = await reviews_page(session, callback_data.product, callback_data.page)
     lines = [t("buyer.reviews.title")]
     for row in page.items:
         line = t("buyer.reviews.line", stars="⭐" * row.rating, date=f"{row.created_at:%Y-%m-%d}")

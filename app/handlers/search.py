@@ -13,13 +13,13 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.uow import read
 from app.filters.magic import Match
 from app.handlers.admin.common import command_args
 from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services.search import search, search_words
-from app.services.tx import begin_read
 
 WORDS = "search_words"
 
@@ -31,9 +31,8 @@ class SearchDialog(StatesGroup):
 async def _results(
     session: AsyncSession, t: Translator, words: list[str], page: int
 ) -> tuple[str, InlineKeyboardMarkup]:
-    await begin_read(session)
-    listing = await search(session, words, page)
-    await session.commit()
+    async with read(session, autocommit=True):
+        listing = await search(session, words, page)
     asked = " ".join(words)
     if not listing.items:
         return t("buyer.search.nothing", words=asked), kb.search_results(t, listing)

@@ -7,19 +7,18 @@ from aiogram.filters import CommandStart
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.uow import write
 from app.filters.magic import Match
 from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards.buyer import MenuCb, main_menu
-from app.services.tx import begin_write
 from app.services.users import upsert_user
 
 
 async def start(message: Message, session: AsyncSession, t: Translator) -> None:
     assert message.from_user is not None
-    await begin_write(session)
-    await upsert_user(session, message.from_user)
-    await session.commit()
+    async with write(session):
+        await upsert_user(session, message.from_user)
     name = message.from_user.first_name or message.from_user.username or ""
     await message.answer(
         t("buyer.menu.welcome", name=name) + "\n\n" + t("buyer.menu.title"),

@@ -1,9 +1,12 @@
-"""One AsyncSession per update: committed when the handler returns, rolled back if it raises.
+"""One AsyncSession per update; the handler owns its transactions, this middleware none.
 
-No transaction may stay open across a call to the Telegram API (a slow or retried API call
-would hold row locks for its whole duration). Handlers therefore commit before they reply;
-:class:`TransactionGuard`, a Bot request middleware, reports any API call made while the
-update's session still has a transaction open.
+A handler reads and writes in the blocks of :mod:`app.db.uow` (``async with write(session)``,
+``async with read(session)``) and calls Telegram after them, so that no transaction stays open
+across a call to the Telegram API (a slow or retried API call would hold row locks for its whole
+duration). The middleware never commits: whatever a handler left open when it returns is
+rolled back (and logged at debug, so that a handler that forgot its block shows).
+:class:`TransactionGuard`, a Bot request middleware, reports any API call made inside an open
+block, or while the update's session still has a transaction open (a read left open counts).
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ class DbSessionMiddleware(BaseMiddleware):
             data["session"] = session
             token = current_session.set(session)
             try:
-                result = await handler(event, data)
-                await session.commit()
-                return result
+                return await handler(event, data)
             finally:
                 current_session.reset(token)
+                if session.in_transaction():
+                    log.debug("transaction left open by the handler; rolled back")
+                    await session.rollback()
 
 
 class OpenTransactionError(RuntimeError):

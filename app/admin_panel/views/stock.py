@@ -25,6 +25,7 @@ from app.admin_panel.auth import client_address
 from app.admin_panel.context import panel
 from app.admin_panel.texts import text
 from app.db.models import ItemStatus, StockItem
+from app.db.uow import read
 from app.services import products, stock
 from app.services.stock_items import mask, reveal_item
 from app.stock_import import import_items
@@ -50,16 +51,17 @@ async def _import(request: Request, slug: str, upload: UploadFile) -> dict[str, 
     data = await upload.read(stock.MAX_UPLOAD_BYTES + 1)
     csv_format = stock.is_csv(upload.filename)
     async with panel(request).session_factory() as session:
-        product = await products.product_by_slug(session, slug)
+        async with read(session):  # ended before the parsing
+            product = await products.product_by_slug(session, slug)
         if product is None:
             return {"error": text("owner.error.unknown_product", slug=slug[:64])}
-        await session.commit()
         try:
             parsed = await asyncio.to_thread(stock.read_upload, data, csv_format=csv_format)
         except (stock.NotTextError, stock.UploadTooLargeError, stock.MalformedCsvError) as exc:
             return {"error": _refusal(exc)}
         result = await import_items(session, product.id, parsed)
-        available = (await products.product_rows(session, product.id))[0].available
+        async with read(session):
+            available = (await products.product_rows(session, product.id))[0].available
     log.info(
         "stock imported",
         product_id=product.id,

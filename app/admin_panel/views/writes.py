@@ -1,4 +1,4 @@
-"""How a view writes: one session, one transaction that the view commits, services inside."""
+"""How a view writes: one session, one write block (:func:`app.db.uow.write`), services inside."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from starlette.requests import Request
 
 from app.admin_panel.context import panel
 from app.admin_panel.texts import PanelInputError
+from app.db import uow
 from app.services.products import ShopInputError
-from app.services.tx import begin_write
 
 
 @contextlib.asynccontextmanager
@@ -22,10 +22,8 @@ async def write(request: Request) -> AsyncIterator[AsyncSession]:
     bot's wording) the form shows.
     """
     async with panel(request).session_factory() as session:
-        await begin_write(session)
         try:
-            yield session
-        except ShopInputError as exc:
-            await session.rollback()
+            async with uow.write(session):
+                yield session
+        except ShopInputError as exc:  # the block rolled back what the view wrote
             raise PanelInputError(exc) from None
-        await session.commit()

@@ -13,6 +13,7 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db.uow import write
 from app.handlers.admin.common import command_args, input_error, reply
 from app.i18n import Translator
 from app.middlewares.bans import BanMiddleware
@@ -43,18 +44,17 @@ async def _set(
     command = "ban" if banned else "unban"
     user_id = _user_id(message)
     if user_id is None:
-        await reply(session, message, t(f"owner.{command}.usage"))
+        await reply(message, t(f"owner.{command}.usage"))
         return
     if banned and user_id in settings.admin_ids:
-        await reply(session, message, t("owner.ban.owner"))
+        await reply(message, t("owner.ban.owner"))
         return
     try:
-        changed = await set_banned(session, user_id, banned)
+        async with write(session):
+            changed = await set_banned(session, user_id, banned)
     except ShopInputError as exc:
-        await session.rollback()
         await message.answer(input_error(t, exc))
         return
-    await session.commit()
     bans.expire()
     if changed:
         log.info("user banned" if banned else "user unbanned", target_user_id=user_id)

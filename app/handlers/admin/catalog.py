@@ -8,6 +8,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.uow import read, write
 from app.handlers.admin.common import (
     TEXT_INPUT,
     AddCategory,
@@ -21,7 +22,6 @@ from app.i18n import Translator
 from app.keyboards.admin import products_keyboard
 from app.services import products
 from app.services.products import MAX_DESCRIPTION_INPUT, MAX_TITLE, ShopInputError
-from app.services.tx import begin_write
 
 # --- categories -----------------------------------------------------------------------
 
@@ -29,14 +29,14 @@ from app.services.tx import begin_write
 async def _add_category(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator, title: str
 ) -> None:
-    await begin_write(session)
     try:
-        category = await products.create_category(session, title)
+        async with write(session):
+            category = await products.create_category(session, title)
     except ShopInputError as exc:
-        await reply_error(session, message, t, exc)
+        await reply_error(message, t, exc)
         return
     await state.clear()
-    await reply(session, message, t("owner.category.created", title=category.title))
+    await reply(message, t("owner.category.created", title=category.title))
 
 
 async def add_category(
@@ -46,7 +46,7 @@ async def add_category(
         await _add_category(message, state, session, t, title)
         return
     await state.set_state(AddCategory.title)
-    await reply(session, message, t("owner.category.ask"))
+    await reply(message, t("owner.category.ask"))
 
 
 async def add_category_title(
@@ -63,20 +63,21 @@ async def add_product(
 ) -> None:
     await state.clear()
     await state.set_state(AddProduct.slug)
-    await reply(session, message, t("owner.product.ask_slug"))
+    await reply(message, t("owner.product.ask_slug"))
 
 
 async def add_product_slug(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
     try:
-        slug = await products.ensure_slug_free(session, message.text or "")
+        async with read(session):
+            slug = await products.ensure_slug_free(session, message.text or "")
     except ShopInputError as exc:
-        await reply_error(session, message, t, exc)
+        await reply_error(message, t, exc)
         return
     await state.update_data(slug=slug)
     await state.set_state(AddProduct.title)
-    await reply(session, message, t("owner.product.ask_title", n=MAX_TITLE))
+    await reply(message, t("owner.product.ask_title", n=MAX_TITLE))
 
 
 async def add_product_title(
@@ -85,11 +86,11 @@ async def add_product_title(
     try:
         title = products.parse_title(message.text or "")
     except ShopInputError as exc:
-        await reply_error(session, message, t, exc)
+        await reply_error(message, t, exc)
         return
     await state.update_data(title=title)
     await state.set_state(AddProduct.price)
-    await reply(session, message, t("owner.product.ask_price"))
+    await reply(message, t("owner.product.ask_price"))
 
 
 async def add_product_price(
@@ -98,13 +99,14 @@ async def add_product_price(
     try:
         price = products.parse_price(message.text or "")
     except ShopInputError as exc:
-        await reply_error(session, message, t, exc)
+        await reply_error(message, t, exc)
         return
     await state.update_data(price=price)
     await state.set_state(AddProduct.category)
-    names = [c.title for c in await products.list_categories(session)]
+    async with read(session):
+        names = [c.title for c in await products.list_categories(session)]
     existing = t("owner.product.existing_categories", names=", ".join(names)) if names else ""
-    await reply(session, message, t("owner.product.ask_category") + existing)
+    await reply(message, t("owner.product.ask_category") + existing)
 
 
 async def add_product_category(
@@ -115,43 +117,43 @@ async def add_product_category(
         try:
             name = products.parse_category_title(name)
         except ShopInputError as exc:
-            await reply_error(session, message, t, exc)
+            await reply_error(message, t, exc)
             return
     await state.update_data(category=name)
     await state.set_state(AddProduct.description)
-    await reply(session, message, t("owner.product.ask_description", n=MAX_DESCRIPTION_INPUT))
+    await reply(message, t("owner.product.ask_description", n=MAX_DESCRIPTION_INPUT))
 
 
 async def add_product_description(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
     data = await state.get_data()
-    await begin_write(session)
     try:
-        product = await products.create_product(
-            session,
-            slug=str(data["slug"]),
-            title=str(data["title"]),
-            price=int(data["price"]),
-            category=str(data["category"]),
-            description=message.text or "",
-        )
+        async with write(session):
+            product = await products.create_product(
+                session,
+                slug=str(data["slug"]),
+                title=str(data["title"]),
+                price=int(data["price"]),
+                category=str(data["category"]),
+                description=message.text or "",
+            )
     except ShopInputError as exc:
-        await reply_error(session, message, t, exc)
+        await reply_error(message, t, exc)
         if exc.code == "slug_taken":  # taken meanwhile: ask for another slug
             await state.set_state(AddProduct.slug)
         return
     await state.clear()
     text = t("owner.product.created", title=product.title, slug=product.slug, price=product.price)
-    await reply(session, message, text)
+    await reply(message, text)
 
 
 # --- listing --------------------------------------------------------------------------
 
 
 async def send_products(message: Message, session: AsyncSession, t: Translator) -> None:
-    rows = await products.product_rows(session)
-    await session.commit()
+    async with read(session):
+        rows = await products.product_rows(session)
     if not rows:
         await message.answer(t("owner.product.list_empty"))
         return

@@ -1,5 +1,5 @@
-"""Helpers shared by the owner handlers: their dialog states, the commit-then-reply rule, and
-long listings split into messages."""
+"""Helpers shared by the owner handlers: their dialog states, replies, and long listings split
+into messages. A handler closes its transaction block (:mod:`app.db.uow`) before it replies."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from aiogram import F
 from aiogram.filters import StateFilter
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.i18n import Translator
 from app.services.products import ShopInputError
@@ -60,13 +59,9 @@ def split_messages(lines: Iterable[str], limit: int = CHUNK) -> list[str]:
 
 
 async def reply(
-    session: AsyncSession,
-    message: Message,
-    text: str,
-    reply_markup: InlineKeyboardMarkup | None = None,
+    message: Message, text: str, reply_markup: InlineKeyboardMarkup | None = None
 ) -> None:
-    """Commit the update's transaction, then answer (no transaction spans an API call)."""
-    await session.commit()
+    """Answer; the caller's transaction block is closed (no transaction spans an API call)."""
     await message.answer(text, reply_markup=reply_markup)
 
 
@@ -80,9 +75,6 @@ def command_args(message: Message) -> str:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
-async def reply_error(
-    session: AsyncSession, message: Message, t: Translator, exc: ShopInputError
-) -> None:
-    """Undo whatever the failed step wrote, then say what to correct."""
-    await session.rollback()
+async def reply_error(message: Message, t: Translator, exc: ShopInputError) -> None:
+    """Say what to correct (the failed step's block, left by the error, rolled it back)."""
     await message.answer(input_error(t, exc))

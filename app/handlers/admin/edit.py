@@ -13,12 +13,12 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Product
+from app.db.uow import read, write
 from app.handlers.admin.common import (
     TEXT_INPUT,
     EditProduct,
     StockUpload,
     command_args,
-    input_error,
     reply,
     reply_error,
 )
@@ -26,7 +26,6 @@ from app.i18n import Translator
 from app.keyboards.admin import ProductEdit, ProductOpen, product_keyboard
 from app.services import products
 from app.services.products import EDITABLE_FIELDS, MAX_DESCRIPTION_INPUT, MAX_TITLE, ShopInputError
-from app.services.tx import begin_write
 
 
 async def card(session: AsyncSession, t: Translator, product: Product) -> str:
@@ -48,29 +47,31 @@ async def card(session: AsyncSession, t: Translator, product: Product) -> str:
 async def show_card(
     message: Message, session: AsyncSession, t: Translator, product: Product
 ) -> None:
-    text = await card(session, t, product)
+    async with read(session):
+        text = await card(session, t, product)
     markup = product_keyboard(t, product.id, active=product.is_active)
-    await reply(session, message, text, markup)
+    await reply(message, text, markup)
 
 
 async def edit_product(message: Message, session: AsyncSession, t: Translator) -> None:
     args = command_args(message).split(maxsplit=2)
     if not args:
-        await reply(session, message, t("owner.product.edit_usage"))
+        await reply(message, t("owner.product.edit_usage"))
         return
     try:
-        product = await products.require_product(session, args[0])
         if len(args) == 1:
+            async with read(session):
+                product = await products.require_product(session, args[0])
             await show_card(message, session, t, product)
             return
-        if len(args) == 2:
-            raise ShopInputError("bad_field", fields=", ".join(EDITABLE_FIELDS))
-        await begin_write(session)
-        await products.update_product(session, product, args[1].lower(), args[2])
+        async with write(session):
+            product = await products.require_product(session, args[0])
+            if len(args) == 2:
+                raise ShopInputError("bad_field", fields=", ".join(EDITABLE_FIELDS))
+            await products.update_product(session, product, args[1].lower(), args[2])
     except ShopInputError as exc:
-        await reply_error(session, message, t, exc)
+        await reply_error(message, t, exc)
         return
-    await session.commit()
     await message.answer(t("owner.product.updated"))
     await show_card(message, session, t, product)
 
@@ -79,7 +80,8 @@ async def open_product(
     query: CallbackQuery, callback_data: ProductOpen, session: AsyncSession, t: Translator
 ) -> None:
     await query.answer()
-    product = await session.get(Product, callback_data.product_id)
+    async with read(session):
+        product = await session.get(Product, callback_data.product_id)
     if product is not None and isinstance(query.message, Message):
         await show_card(query.message, session, t, product)
 
@@ -91,23 +93,21 @@ async def edit_field(
     session: AsyncSession,
     t: Translator,
 ) -> None:
-    await begin_write(session)  # the button may toggle "active"
-    product = await session.get(Product, callback_data.product_id)
-    message = query.message
+    field, message = callback_data.field, query.message
+    async with write(session):  # the button may toggle "active"
+        product = await session.get(Product, callback_data.product_id)
+        if product is not None and field == "active":
+            product.is_active = not product.is_active
+            await session.flush()
+            text = await card(session, t, product)
     if product is None or not isinstance(message, Message):
-        await session.commit()
         await query.answer()
         return
-    field = callback_data.field
     if field == "active":
-        product.is_active = not product.is_active
-        text = await card(session, t, product)
-        await session.commit()
         await query.answer(t("owner.product.updated"))
         markup = product_keyboard(t, product.id, active=product.is_active)
         await message.edit_text(text, reply_markup=markup)
         return
-    await session.commit()
     await query.answer()
     await state.clear()
     if field == "stock":
@@ -125,20 +125,17 @@ async def edit_value(
     message: Message, state: FSMContext, session: AsyncSession, t: Translator
 ) -> None:
     data = await state.get_data()
-    await begin_write(session)
-    product = await session.get(Product, int(data["product_id"]))
-    if product is None:
-        await state.clear()
-        exc = ShopInputError("unknown_product", slug="?")
-        await reply(session, message, input_error(t, exc))
-        return
     try:
-        await products.update_product(session, product, str(data["field"]), message.text or "")
+        async with write(session):
+            product = await session.get(Product, int(data["product_id"]))
+            if product is None:
+                await state.clear()
+                raise ShopInputError("unknown_product", slug="?")
+            await products.update_product(session, product, str(data["field"]), message.text or "")
     except ShopInputError as exc:
-        await reply_error(session, message, t, exc)
+        await reply_error(message, t, exc)
         return
     await state.clear()
-    await session.commit()
     await message.answer(t("owner.product.updated"))
     await show_card(message, session, t, product)
 

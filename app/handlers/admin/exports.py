@@ -14,6 +14,7 @@ from aiogram.types import BufferedInputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
+from app.db.uow import read
 from app.handlers.admin.common import command_args, input_error, reply
 from app.i18n import Translator
 from app.services.exports import orders_csv, unsold_stock
@@ -32,20 +33,20 @@ async def _send(message: Message, t: Translator, content: bytes, name: str, capt
 
 
 async def _export_orders(message: Message, session: AsyncSession, t: Translator) -> None:
-    content, count = await orders_csv(session)
-    await session.commit()  # no transaction across the upload
+    async with read(session):  # ended before the upload
+        content, count = await orders_csv(session)
     name = f"orders-{utcnow():%Y%m%d-%H%M}.csv"
     await _send(message, t, content, name, t("owner.export.orders", n=count))
 
 
 async def _export_stock(message: Message, session: AsyncSession, t: Translator, slug: str) -> None:
     try:
-        product = await require_product(session, slug)
+        async with read(session):
+            product = await require_product(session, slug)
+            export = await unsold_stock(session, product.id)
     except ShopInputError as exc:
-        await reply(session, message, input_error(t, exc))
+        await reply(message, input_error(t, exc))
         return
-    export = await unsold_stock(session, product.id)
-    await session.commit()
     owner = message.from_user.id if message.from_user else None
     log.info(
         "stock exported",
@@ -69,7 +70,7 @@ async def export_command(message: Message, session: AsyncSession, t: Translator)
     elif len(args) == 2 and args[0] == "stock":
         await _export_stock(message, session, t, args[1])
     else:
-        await reply(session, message, t("owner.export.usage"))
+        await reply(message, t("owner.export.usage"))
 
 
 def router() -> Router:

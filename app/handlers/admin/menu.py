@@ -16,13 +16,13 @@ from app.i18n import Translator
 from app.keyboards.admin import AdminMenu, menu_keyboard
 
 
-async def admin_menu(message: Message, session: AsyncSession, t: Translator) -> None:
-    await reply(session, message, t("owner.menu"), menu_keyboard(t))
+async def admin_menu(message: Message, t: Translator) -> None:
+    await reply(message, t("owner.menu"), menu_keyboard(t))
 
 
-async def cancel(message: Message, state: FSMContext, session: AsyncSession, t: Translator) -> None:
+async def cancel(message: Message, state: FSMContext, t: Translator) -> None:
     await state.clear()
-    await reply(session, message, t("owner.cancelled"))
+    await reply(message, t("owner.cancelled"))
 
 
 async def menu_action(
@@ -46,11 +46,11 @@ async def menu_action(
     elif action == "add_category":
         await state.clear()
         await state.set_state(AddCategory.title)
-        await reply(session, message, t("owner.category.ask"))
+        await reply(message, t("owner.category.ask"))
     elif action == "add_product":
         await state.clear()
         await state.set_state(AddProduct.slug)
-        await reply(session, message, t("owner.product.ask_slug"))
+        await reply(message, t("owner.product.ask_slug"))
 
 
 def router() -> Router:

@@ -20,7 +20,6 @@ async def _set(message: Message, session: AsyncSession, t: Translator, *, hidden
     command = "hide" if hidden else "show"
     args = command_args(message)
     if not (args.isascii() and args.isdigit() and 0 < int(args) <= MAX_ROW_ID):
-        await session.rollback()
         await message.answer(t(f"owner.review.{command}_usage"))
         return
     try:

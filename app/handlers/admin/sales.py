@@ -16,7 +16,7 @@ from aiogram.types import BufferedInputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db.uow import SessionFactory
+from app.db.uow import SessionFactory, read
 from app.flows.refunds import refund_charge
 from app.handlers.admin.common import command_args, reply, split_messages
 from app.i18n import Translator
@@ -67,9 +67,9 @@ def render_stats(t: Translator, stats: ShopStats) -> list[str]:
 
 
 async def send_stats(message: Message, session: AsyncSession, t: Translator) -> None:
-    stats = await shop_stats(session)
-    chart = await chart_data(session)
-    await session.commit()  # no transaction across the sends
+    async with read(session):  # ended before the sends
+        stats = await shop_stats(session)
+        chart = await chart_data(session)
     for chunk in render_stats(t, stats):
         await message.answer(chunk)
     await send_chart(message, t, chart)
@@ -106,7 +106,7 @@ async def refund_command(
 ) -> None:
     charge_id = command_args(message)
     if not charge_id or len(charge_id.split()) != 1 or len(charge_id) > CHARGE_ID_LIMIT:
-        await reply(session, message, t("owner.refund.usage"))
+        await reply(message, t("owner.refund.usage"))
         return
     result = await refund_charge(bot, session_factory, settings, charge_id)
     text = t(

@@ -23,6 +23,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Document, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.uow import read
 from app.handlers.admin.common import TEXT_INPUT, StockUpload, command_args, reply, reply_error
 from app.i18n import Translator
 from app.services import products, stock
@@ -66,8 +67,10 @@ async def _import(
     csv_format: bool = False,
     in_dialog: bool = False,
 ) -> ImportResult | None:
-    """Import one upload and answer with its counts; None (and why) when nothing was added."""
-    await session.commit()  # parsing a large file takes a while: no transaction meanwhile
+    """Import one upload and answer with its counts; None (and why) when nothing was added.
+
+    No transaction is open while a large file is parsed; the items go in the import's own
+    short transactions."""
     try:
         parsed = stock.read_upload(upload, csv_format=csv_format)
     except (stock.NotTextError, stock.UploadTooLargeError, stock.MalformedCsvError) as exc:
@@ -95,12 +98,13 @@ async def _import(
         text += "\n" + t("owner.stock.header_skipped", header=result.header)
     if in_dialog:
         text += "\n" + t("owner.stock.more")
-    await reply(session, message, text)
+    await reply(message, text)
     return result
 
 
 async def _available(session: AsyncSession, target: Target) -> int:
-    return (await products.product_rows(session, target.product_id))[0].available
+    async with read(session):
+        return (await products.product_rows(session, target.product_id))[0].available
 
 
 async def _download(bot: Bot, document: Document) -> bytes | None:
@@ -132,7 +136,6 @@ async def _import_document(
 ) -> ImportResult | None:
     document = message.document
     assert document is not None
-    await session.commit()  # no transaction across the download
     if (document.file_size or 0) > stock.MAX_UPLOAD_BYTES:
         await message.answer(t("owner.stock.too_large", mb=stock.MAX_UPLOAD_BYTES // 2**20))
         return None
@@ -152,13 +155,14 @@ async def stock_command(
     first_line, _, more = command_args(message).partition("\n")
     words = first_line.split(maxsplit=1)
     if not words:
-        await reply(session, message, t("owner.stock.usage"))
+        await reply(message, t("owner.stock.usage"))
         return
     pasted = f"{words[1]}\n{more}" if len(words) > 1 else more  # items may start on line one
     try:
-        product = await products.require_product(session, words[0])
+        async with read(session):  # ended before the download, the parsing and the import
+            product = await products.require_product(session, words[0])
     except ShopInputError as exc:
-        await reply_error(session, message, t, exc)
+        await reply_error(message, t, exc)
         return
     await state.clear()
     target = Target(product.id, product.title)
@@ -169,7 +173,7 @@ async def stock_command(
     else:
         await state.set_state(StockUpload.items)
         await state.update_data(product_id=product.id, title=product.title)
-        await reply(session, message, t("owner.stock.ask", title=product.title))
+        await reply(message, t("owner.stock.ask", title=product.title))
 
 
 def _dialog_target(data: dict[str, object]) -> Target:
@@ -218,7 +222,7 @@ async def stock_done(
         duplicates=int(data.get("duplicates", 0)),
         available=await _available(session, target),
     )
-    await reply(session, message, text)
+    await reply(message, text)
 
 
 def router() -> Router:
