@@ -18,23 +18,66 @@ import structlog
 from app import heap
 from app.admin_panel import cli as admin_cli
 from app.config import (
-    AdminSettings,
     ConfigError,
     DatabaseSettings,
     database_url_secrets,
-    load_settings,
 )
 from app.db.engine import DatabaseUnavailableError
 from app.db.migrate import SchemaError
 from app.db.migration_support import MigrationError
 from app.logs import configure_logging
-from app.manage import register_commands, run_command
+from app.manage import register_commands
+from app.modes import Mode
 
 log = structlog.get_logger("app")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+
+
+def _bot_entry() -> ModuleType:
+    """The bot's runner, imported only to run the bot: the shop commands never load aiogram."""
+    from app.bot import entry  # noqa: PLC0415 (aiogram takes seconds to import)
+
+    return entry
+
+
+class Bot(Mode):
+    """``python -m app [--webhook] [--no-migrate]``: the bot, polling or as a webhook replica."""
+
+    def load(self, args: argparse.Namespace) -> DatabaseSettings:
+        settings: DatabaseSettings = _bot_entry().load(args)
+        return settings
+
+    def secrets(self, settings: DatabaseSettings) -> list[str]:
+        found: list[str] = _bot_entry().secrets(settings)
+        return found
+
+    def describe_failure(self, exc: BaseException, settings: DatabaseSettings) -> str | None:
+        message: str | None = _bot_entry().describe_failure(exc, settings)
+        return message
+
+    async def run(self, args: argparse.Namespace, settings: DatabaseSettings) -> int:
+        await _bot_entry().run(args, settings)  # it settles the heap once it is ready
+        return EXIT_OK
+
+
+class Release(Bot):
+    """``python -m app migrate``: the schema to head, then setWebhook when WEBHOOK_URL is set."""
+
+    def load(self, args: argparse.Namespace) -> DatabaseSettings:
+        settings: DatabaseSettings = _bot_entry().load_release()
+        return settings
+
+    async def run(self, args: argparse.Namespace, settings: DatabaseSettings) -> int:
+        heap.settle()
+        await _bot_entry().release(settings)
+        return EXIT_OK
+
+
+BOT = Bot()
+RELEASE = Release()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "process has brought it to head. Applies to the bot and to the shop commands, which "
         "otherwise migrate to head first",
     )
+    parser.set_defaults(mode=BOT)
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", title="shop management commands"
     )
@@ -65,63 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         help="bring the database schema to head and exit (a release step); with WEBHOOK_URL "
         "set, then register the webhook (setWebhook). Exits non-zero if either fails",
-    )
+    ).set_defaults(mode=RELEASE)
     register_commands(commands)
     admin_cli.register(commands)
     return parser
 
 
-def _bot_entry() -> ModuleType:
-    """The bot's runner, imported only to run the bot: the shop commands never load aiogram."""
-    from app.bot import entry  # noqa: PLC0415 (aiogram takes seconds to import)
-
-    return entry
-
-
-def _admin_entry() -> ModuleType:
-    """The panel's runner: Starlette, SQLAdmin and uvicorn load only for ``python -m app admin``."""
-    from app.admin_panel import entry  # noqa: PLC0415
-
-    return entry
-
-
-def _load(args: argparse.Namespace) -> DatabaseSettings:
-    if admin_cli.serves_panel(args):
-        admin_settings: AdminSettings = _admin_entry().load()
-        return admin_settings
-    if args.command is None or args.command == "migrate":
-        settings: DatabaseSettings = _bot_entry().load(args)
-        return settings
-    return load_settings(DatabaseSettings)
-
-
-def _secrets(args: argparse.Namespace, settings: DatabaseSettings) -> list[str]:
-    found = database_url_secrets(settings.database_url)
-    if args.command is None or args.command == "migrate":
-        found.extend(_bot_entry().secrets(settings))
-    if isinstance(settings, AdminSettings):
-        found.extend(_admin_entry().secrets(settings))
-    return found
-
-
-def _describe_failure(exc: BaseException, settings: DatabaseSettings) -> str | None:
-    """One line for an operator, or None for an error that is a bug (and keeps its traceback)."""
+def _describe_failure(mode: Mode, exc: BaseException, settings: DatabaseSettings) -> str | None:
     if isinstance(exc, SchemaError | DatabaseUnavailableError):
         return f"not starting: {exc}"
-    if "app.bot.entry" in sys.modules:
-        message: str | None = _bot_entry().describe_failure(exc, settings)
-        return message
-    return None
-
-
-async def _run(args: argparse.Namespace, settings: DatabaseSettings) -> int:
-    if args.command is None or args.command == "migrate":
-        await _bot_entry().run(args, settings)
-        return EXIT_OK
-    if admin_cli.serves_panel(args):
-        await _admin_entry().run(settings)
-        return EXIT_OK
-    return await run_command(args, settings)
+    return mode.describe_failure(exc, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,24 +128,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--webhook runs the bot; it cannot be combined with a command")
     if args.no_migrate and args.command == "migrate":
         parser.error("--no-migrate never changes the schema; it cannot be combined with migrate")
+    mode: Mode = args.mode
     try:
-        settings = _load(args)
+        settings = mode.load(args)
     except ConfigError as exc:
         configure_logging()
         log.error(str(exc))
         return EXIT_CONFIG
-    configure_logging(settings.log_level, json=settings.json_logs, secrets=_secrets(args, settings))
-    if args.command is not None:
-        heap.settle()  # the bot settles once it is ready; a command is ready now
+    secrets = [*database_url_secrets(settings.database_url), *mode.secrets(settings)]
+    configure_logging(settings.log_level, json=settings.json_logs, secrets=secrets)
     try:
-        return asyncio.run(_run(args, settings))
+        return asyncio.run(mode.run(args, settings))
     except KeyboardInterrupt:
         return EXIT_OK
     except MigrationError as exc:
         log.error("migration failed; not starting", revision=exc.revision, error=exc.reason)
         return EXIT_FAILURE
     except Exception as exc:
-        message = _describe_failure(exc, settings)
+        message = _describe_failure(mode, exc, settings)
         if message is None:
             raise
         log.error(message)

@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import migrations_cli
-from app.config import DatabaseSettings
+from app import heap, migrations_cli
+from app.config import DatabaseSettings, load_settings
 from app.db.engine import (
     create_engine,
     create_session_factory,
@@ -42,6 +42,7 @@ from app.db.engine import (
 from app.db.migrate import migrate, wait_for_head
 from app.db.uow import read, write
 from app.i18n import translator
+from app.modes import Mode
 from app.services import products, stock
 from app.services.products import ShopInputError
 from app.stock_import import import_items
@@ -173,9 +174,24 @@ NO_MIGRATE_HELP = (
 )
 
 
+class ShopCommand(Mode):
+    """A shop command: the database's settings only, then :func:`run_command`."""
+
+    def load(self, args: argparse.Namespace) -> DatabaseSettings:
+        return load_settings(DatabaseSettings)
+
+    async def run(self, args: argparse.Namespace, settings: DatabaseSettings) -> int:
+        heap.settle()  # the bot settles once it is ready; a command is ready now
+        return await run_command(args, settings)
+
+
+COMMAND = ShopCommand()
+
+
 def _command(commands: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
     """A shop command's parser; it also takes ``--no-migrate`` after the command's name."""
     parser: argparse.ArgumentParser = commands.add_parser(name, **kwargs)
+    parser.set_defaults(mode=COMMAND)
     # SUPPRESS: when absent here, the value given before the command (or False) stays.
     parser.add_argument(
         "--no-migrate", action="store_true", default=argparse.SUPPRESS, help=NO_MIGRATE_HELP
@@ -218,7 +234,7 @@ def register_commands(commands: Any) -> None:
     upload.add_argument("file", metavar="FILE", help="a .txt or .csv file, or - for stdin")
     upload.set_defaults(handler=stock_import)
 
-    migrations_cli.register(commands)
+    migrations_cli.register(commands).set_defaults(mode=COMMAND)
 
 
 async def run_command(args: argparse.Namespace, settings: DatabaseSettings) -> int:

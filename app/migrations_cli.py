@@ -20,8 +20,10 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-def register(commands: Any) -> None:
-    migrations = commands.add_parser("migrations", help="check the database migrations")
+def register(commands: Any) -> argparse.ArgumentParser:
+    migrations: argparse.ArgumentParser = commands.add_parser(
+        "migrations", help="check the database migrations"
+    )
     actions = migrations.add_subparsers(dest="action", metavar="ACTION", required=True)
     lint = actions.add_parser(
         "lint",
@@ -30,6 +32,7 @@ def register(commands: Any) -> None:
     )
     lint.add_argument("revisions", nargs="*", metavar="REVISION", help="default: every revision")
     lint.set_defaults(standalone=lint_command)
+    return migrations
 
 
 async def lint_command(args: argparse.Namespace, settings: DatabaseSettings) -> int:

@@ -1,7 +1,7 @@
 """``python -m app admin`` and ``python -m app admin hash-password``: the panel's command line.
 
-Registering the commands imports nothing beyond argparse; the panel's modules are loaded only
-when one of them runs.
+Registering the commands imports none of the panel's modules (nor its web stack): they are
+loaded only when one of the commands runs.
 """
 
 from __future__ import annotations
@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from types import ModuleType
 from typing import Any
 
-from app.config import DatabaseSettings
+from app import heap
+from app.config import AdminSettings, DatabaseSettings
+from app.manage import COMMAND
+from app.modes import Mode
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -24,18 +28,48 @@ def register(commands: Any) -> None:
         help="serve the web admin panel on ADMIN_HOST:ADMIN_PORT (needs "
         "ADMIN_PANEL_PASSWORD_HASH; never migrates: waits for the schema to reach head)",
     )
+    admin.set_defaults(mode=PANEL)
     actions = admin.add_subparsers(dest="admin_action", metavar="ACTION")
     hash_password = actions.add_parser(
         "hash-password",
         help="read a password (twice on a terminal, else one line of stdin) and print its "
         "argon2 hash for ADMIN_PANEL_PASSWORD_HASH",
     )
-    hash_password.set_defaults(standalone=hash_password_command)
+    hash_password.set_defaults(standalone=hash_password_command, mode=COMMAND)
 
 
-def serves_panel(args: argparse.Namespace) -> bool:
-    """True for ``python -m app admin`` itself (not for its standalone sub-commands)."""
-    return bool(args.command == "admin" and getattr(args, "standalone", None) is None)
+def _entry() -> ModuleType:
+    """The panel's runner: Starlette, SQLAdmin and uvicorn load only for ``python -m app admin``."""
+    from app.admin_panel import entry  # noqa: PLC0415
+
+    return entry
+
+
+class Panel(Mode):
+    """``python -m app admin``: the bot's settings plus the panel's, then the web server."""
+
+    def load(self, args: argparse.Namespace) -> AdminSettings:
+        settings: AdminSettings = _entry().load()
+        return settings
+
+    def secrets(self, settings: DatabaseSettings) -> list[str]:
+        assert isinstance(settings, AdminSettings)
+        found: list[str] = _entry().secrets(settings)
+        return found
+
+    def describe_failure(self, exc: BaseException, settings: DatabaseSettings) -> str | None:
+        from app.bot.entry import describe_failure  # noqa: PLC0415 (aiogram: loaded by the panel)
+
+        return describe_failure(exc, settings)
+
+    async def run(self, args: argparse.Namespace, settings: DatabaseSettings) -> int:
+        assert isinstance(settings, AdminSettings)
+        heap.settle()
+        await _entry().run(settings)
+        return EXIT_OK
+
+
+PANEL = Panel()
 
 
 def _read_password() -> str | None:

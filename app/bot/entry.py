@@ -25,23 +25,20 @@ from app.config import (
 )
 
 
-def settings_class(args: argparse.Namespace) -> type[DatabaseSettings]:
-    """The settings class of this run's mode: its validators are the mode's rules.
-
-    The bot needs its token. The release step only needs the database, unless WEBHOOK_URL is
-    set: then it registers the webhook and needs the bot's settings too.
-    """
-    if args.command == "migrate":
-        registers = load_settings(ReleaseSettings).registers_webhook
-        return RegistrationSettings if registers else DatabaseSettings
+def load(args: argparse.Namespace) -> Settings:
+    """The bot's settings, of the class whose validators are its mode's rules; raises
+    ConfigError."""
     if args.webhook:
-        return ReplicaSettings if args.no_migrate else WebhookSettings
-    return Settings
+        return load_settings(ReplicaSettings if args.no_migrate else WebhookSettings)
+    return load_settings(Settings)
 
 
-def load(args: argparse.Namespace) -> DatabaseSettings:
-    """The settings this run needs, checked for its mode; raises ConfigError."""
-    return load_settings(settings_class(args))
+def load_release() -> DatabaseSettings:
+    """The release step only needs the database, unless WEBHOOK_URL is set: then it registers
+    the webhook and needs the bot's settings too."""
+    if load_settings(ReleaseSettings).registers_webhook:
+        return load_settings(RegistrationSettings)
+    return load_settings(DatabaseSettings)
 
 
 def secrets(settings: DatabaseSettings) -> list[str]:
@@ -70,11 +67,12 @@ def describe_failure(exc: BaseException, settings: DatabaseSettings) -> str | No
     return None
 
 
-async def run(args: argparse.Namespace, settings: DatabaseSettings) -> None:
-    if args.command == "migrate":
-        await migrate_and_exit(settings)
-        return
-    assert isinstance(settings, Settings)
+async def release(settings: DatabaseSettings) -> None:
+    """The release step: the schema to head, then setWebhook with RegistrationSettings."""
+    await migrate_and_exit(settings)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> None:
     if args.webhook:
         from app.bot.webhook import run_webhook  # noqa: PLC0415 (aiohttp.web: webhook role only)
 
