@@ -17,7 +17,14 @@ import sys
 from typing import Annotated, ClassVar, Literal, Self, TypeVar
 from urllib.parse import quote_plus, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -134,8 +141,16 @@ class Settings(DatabaseSettings):
 
     # The shop.
     reservation_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    # A buyer holds at most this many unpaid reservations across the whole shop.
-    max_reservations_per_user: int = Field(default=2, ge=1, le=100)
+    # A buyer holds at most this many unpaid units (reserved items) across the whole shop.
+    # MAX_RESERVATIONS_PER_USER, its former name (it counted orders), is read as an alias.
+    max_reserved_units: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("max_reserved_units", "max_reservations_per_user"),
+    )
+    # The most units of one product a buyer chooses on its card or keeps in the cart.
+    max_quantity: int = Field(default=10, ge=1, le=100)
     # Paid but nothing left to sell: refund at once (True) or alert the owners (False).
     auto_refund: bool = True
     reconcile_interval: float = Field(default=60.0, gt=0, le=24 * 3600)  # s, getStarTransactions

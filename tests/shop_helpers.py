@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Category, ItemKind, ItemStatus, Order, Product, StockItem
+from app.db.uow import transaction
 from app.i18n import translator
 from app.services import orders
 from tests.fake_api import FakeBotAPI
@@ -239,7 +240,7 @@ async def buy(buyer: Customer, title: str) -> tuple[str, int]:
 async def reserve_for(session_factory: SessionFactory, user_id: int, product_id: int) -> str:
     """A reservation made through the service (no chat), as Buy makes it; its payload."""
     user = TelegramUser(id=user_id, is_bot=False, first_name=f"Buyer{user_id}", language_code="en")
-    async with session_factory() as session:
+    async with transaction(session_factory) as session:
         reservation = await orders.reserve(session, buyer=user, product_id=product_id, minutes=15)
     assert reservation.invoice is not None, reservation.status
     return reservation.invoice.payload

@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 
 from app.db.base import utcnow
 from app.db.models import ItemStatus, OrderStatus, Product, StockItem
+from app.db.uow import transaction
 from app.handlers.catalog import card_text
 from app.i18n import translator
 from app.services import catalog, orders
@@ -83,7 +84,7 @@ async def test_product_card_tells_the_viewer_of_their_reservation(
     assert card is not None and anonymous is not None and missing is None
     assert (card.title, card.price, card.left, card.category_id) == ("Key", 7, 2, OTHER)
     assert card.held_by_viewer is False and anonymous.held_by_viewer is False
-    async with session_factory() as session:
+    async with transaction(session_factory) as session:
         buyer = TelegramUser(id=42, is_bot=False, first_name="Buyer")
         await orders.reserve(session, buyer=buyer, product_id=product, minutes=15)
     async with session_factory() as session:
@@ -101,7 +102,7 @@ async def test_stock_is_counted_exactly_up_to_the_cap(
     exact = await seed_product(session_factory, "Exact", 5, ["E1", "E2", "E3"])
     plenty = await seed_product(session_factory, "Plenty", 5)
     await BigShop(db_url).add_keys(plenty, LEFT_CAP + 5, "PLENTY")
-    async with session_factory() as session:
+    async with transaction(session_factory) as session:
         buyer = TelegramUser(id=42, is_bot=False, first_name="Buyer")
         reservation = await orders.reserve(session, buyer=buyer, product_id=exact, minutes=15)
     assert reservation.invoice is not None
@@ -130,15 +131,17 @@ async def test_a_claim_takes_available_items_before_expired_reservations(
     first = TelegramUser(id=42, is_bot=False, first_name="First")
     second = TelegramUser(id=43, is_bot=False, first_name="Second")
     third = TelegramUser(id=44, is_bot=False, first_name="Third")
-    async with session_factory() as session:
+    async with transaction(session_factory) as session:
         one = await orders.reserve(session, buyer=first, product_id=product, minutes=15)
+    async with transaction(session_factory) as session:
         await session.execute(
             update(StockItem)
             .where(StockItem.status == ItemStatus.RESERVED)
             .values(reserved_until=utcnow() - timedelta(minutes=1))
         )
-        await session.commit()
+    async with transaction(session_factory) as session:
         two = await orders.reserve(session, buyer=second, product_id=product, minutes=15)
+    async with transaction(session_factory) as session:
         three = await orders.reserve(session, buyer=third, product_id=product, minutes=15)
     assert one.invoice and two.invoice and three.invoice
     items = {item.id: item for item in await items_of(session_factory, product)}

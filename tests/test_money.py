@@ -179,7 +179,7 @@ async def test_a_refund_made_elsewhere_is_recorded(
     assert shop.api.stars_refunds == []  # the bot itself asked for nothing
 
 
-@pytest.mark.settings(max_reservations_per_user=2)
+@pytest.mark.settings(max_reservations_per_user=2)  # the former name: still read
 async def test_a_buyer_holds_at_most_the_reservation_cap(
     shop: RunningBot, customer: Callable[..., Customer]
 ) -> None:

@@ -39,7 +39,7 @@ def buyer(user_id: int, language_code: str = "en") -> TelegramUser:
 async def reserve(
     session_factory: SessionFactory, user_id: int, product_id: int
 ) -> orders.Reservation:
-    async with session_factory() as session:
+    async with transaction(session_factory) as session:
         return await orders.reserve(
             session, buyer=buyer(user_id), product_id=product_id, minutes=15
         )
@@ -128,7 +128,7 @@ async def test_expired_reservation_is_taken_over(session_factory: SessionFactory
     old, new = await orders_of(session_factory)
     assert (old.status, new.status) == (OrderStatus.EXPIRED, OrderStatus.PENDING)
     assert old.stock_item_id == new.stock_item_id
-    async with session_factory() as session:
+    async with transaction(session_factory) as session:
         verdict = await orders.check_pre_checkout(
             session, user_id=5000, payload=old.payload, currency="XTR", total_amount=10
         )
@@ -147,7 +147,7 @@ async def test_pre_checkout_ok_extends_a_reservation_about_to_expire(
             update(Order).where(Order.id == reservation.invoice.order_id).values(expires_at=soon)
         )
         await session.commit()
-    async with session_factory() as session:
+    async with transaction(session_factory) as session:
         verdict = await orders.check_pre_checkout(
             session,
             user_id=5000,
@@ -166,7 +166,7 @@ async def test_pre_checkout_refuses_another_users_invoice(session_factory: Sessi
     product_id = await seed_product(session_factory, "Key", 10, ["ONLY"])
     reservation = await reserve(session_factory, 5000, product_id)
     assert reservation.invoice is not None
-    async with session_factory() as session:
+    async with transaction(session_factory) as session:
         verdict = await orders.check_pre_checkout(
             session,
             user_id=5999,
@@ -235,7 +235,7 @@ async def test_low_stock_crossing_is_reported_once_under_concurrency(
         invoice = reservations[n].invoice
         assert invoice is not None
         outcome = await settle(session_factory, 5000 + n, invoice.payload, 10, f"ch-{n}")
-        return outcome.low_stock.left if outcome.low_stock else None
+        return outcome.low_stock[0].left if outcome.low_stock else None
 
     reports = await asyncio.gather(*(pay_and_report(n) for n in range(6)))
     assert sorted(r for r in reports if r is not None) == [3]

@@ -79,6 +79,7 @@ async def test_scripted_purchase_delivers_the_key(
     assert [b["text"] for b in buttons(menu)] == [
         en("buyer.menu.catalog"),
         en("buyer.menu.search"),
+        en("buyer.menu.cart"),
         en("buyer.menu.purchases"),
         en("buyer.menu.help"),
     ]

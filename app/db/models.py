@@ -2,7 +2,9 @@
 
 Money is an integer number of Telegram Stars. Every timestamp is aware UTC.
 A stock item is one unique digital good (a key, a code, a file) and is sold at most once.
-An order is created when a buyer reserves an item. Every payment Telegram reports is first
+An order is created when a buyer reserves: it holds every unit of its lines
+(``order_lines``: product, quantity, unit price), each unit a stock item whose ``order_id``
+names the order. Every payment Telegram reports is first
 written to the append-only ``payments`` ledger (with a ``pending_payments`` marker in the same
 transaction); settling it then either sells the order an item (``paid``, then ``delivered``
 once the goods were sent) or opens a refund (``refunds``, due until Telegram confirms it).
@@ -165,10 +167,23 @@ class StockItem(TimestampMixin, Base):
             postgresql_where=text("status = 'reserved'"),
             sqlite_where=text("status = 'reserved'"),
         ),
+        # The units an order holds or bought (pre-checkout, settlement, delivery).
+        Index(
+            "ix_stock_items_order_id",
+            "order_id",
+            postgresql_where=text("order_id IS NOT NULL"),
+            sqlite_where=text("order_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    # use_alter: orders.stock_item_id points the other way (the first unit, kept for the
+    # releases that read it); the cycle is resolved by adding this key after both tables.
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="RESTRICT", use_alter=True),
+        comment="the order that holds (reserved) or bought (sold) this item",
+    )
     kind: Mapped[str] = mapped_column(String(8), default=ItemKind.TEXT)
     content: Mapped[str] = mapped_column(Text, comment="the key or code, or a Telegram file_id")
     fingerprint: Mapped[str] = mapped_column(String(64), comment="sha256 of content")
@@ -204,12 +219,12 @@ class Order(TimestampMixin, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     product_id: Mapped[int] = mapped_column(
         ForeignKey("products.id", ondelete="RESTRICT"), index=True
-    )
+    )  # the first line's product (kept for the releases and reports that read it)
     stock_item_id: Mapped[int | None] = mapped_column(
         ForeignKey("stock_items.id", ondelete="RESTRICT"), index=True
-    )
+    )  # the first unit; all the units are the stock items whose order_id is this order
     payload: Mapped[str] = mapped_column(String(64), unique=True, comment="invoice payload")
-    amount: Mapped[int] = mapped_column(comment="Telegram Stars")
+    amount: Mapped[int] = mapped_column(comment="Telegram Stars")  # charged: the invoice's total
     currency: Mapped[str] = mapped_column(String(8), default="XTR", server_default="XTR")
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PENDING)
     expires_at: Mapped[datetime]
@@ -224,7 +239,43 @@ class Order(TimestampMixin, Base):
     )
 
     product: Mapped[Product] = relationship()
-    stock_item: Mapped[StockItem | None] = relationship()
+    stock_item: Mapped[StockItem | None] = relationship(foreign_keys=[stock_item_id])
+
+
+class OrderLine(Base):
+    """One product of an order: how many units, at what price each when it was reserved."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        UniqueConstraint("order_id", "product_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price > 0", name="unit_price_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"))
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), index=True
+    )
+    quantity: Mapped[int]
+    unit_price: Mapped[int] = mapped_column(comment="Telegram Stars per unit")
+
+
+class CartLine(TimestampMixin, Base):
+    """A product in a buyer's cart, kept in the database (restarts, replicas)."""
+
+    __tablename__ = "cart_lines"
+    __table_args__ = (
+        UniqueConstraint("user_id", "product_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), index=True
+    )
+    quantity: Mapped[int]
 
 
 class Broadcast(TimestampMixin, Base):

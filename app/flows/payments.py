@@ -119,7 +119,7 @@ async def hand_over(
                 title=settlement.title,
                 user=settlement.user_id,
             )
-        if (low := settlement.low_stock) is not None:
+        for low in settlement.low_stock:
             key = "buyer.alert.low_stock" if low.left else "buyer.alert.sold_out"
             await alert_owners(
                 bot, factory, settings, key, title=low.title, n=low.left, threshold=low.threshold

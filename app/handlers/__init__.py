@@ -7,6 +7,7 @@ from aiogram import Router
 
 from app.handlers import (
     admin,
+    cart,
     catalog,
     checkout,
     errors,
@@ -28,6 +29,7 @@ def build_root_router() -> Router:
         start.router(),
         catalog.router(),
         checkout.router(),
+        cart.router(),
         purchases.router(),
         info.router(),
         search.router(),

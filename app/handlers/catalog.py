@@ -9,6 +9,7 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.db.uow import read
 from app.handlers.screens import show
 from app.i18n import Translator
@@ -133,8 +134,10 @@ async def products_page(
 
 async def product(
     query: CallbackQuery,
+    *,
     callback_data: kb.ProductCb,
     session: AsyncSession,
+    settings: Settings,
     bot: Bot,
     t: Translator,
 ) -> None:
@@ -143,7 +146,9 @@ async def product(
     if card is None:
         await query.answer(t("buyer.catalog.gone"), show_alert=True)
         return
-    await show(query, bot, card_text(t, card), kb.product_card(t, card, callback_data.page))
+    top = max(1, min(settings.max_quantity, card.left))  # the quantity a buyer may choose
+    markup = kb.product_card(t, card, callback_data.page, max_qty=top)
+    await show(query, bot, card_text(t, card), markup)
 
 
 def router() -> Router:

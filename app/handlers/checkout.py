@@ -1,9 +1,11 @@
-"""Buying: reserve an item and send a Stars invoice, answer the pre-checkout query, and turn
-a successful payment into a ledger row, then a sale and a delivery (or a refund)."""
+"""Buying: reserve every unit and send one Stars invoice, answer the pre-checkout query, and
+turn a successful payment into a ledger row, then a sale and a delivery (or a refund)."""
 
 from __future__ import annotations
 
 import contextlib
+import enum
+from collections.abc import Callable, Sequence
 
 import structlog
 from aiogram import Bot, F, Router
@@ -12,39 +14,140 @@ from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db import uow
 from app.db.uow import SessionFactory
 from app.filters.magic import Match
 from app.flows import payments
 from app.i18n import Translator
-from app.keyboards.buyer import BuyCb
+from app.keyboards.buyer import BuyCb, BuyQtyCb
 from app.services import orders
 from app.services.ledger import ReportedPayment
-from app.services.orders import CURRENCY, Invoice, ReserveStatus, Verdict
+from app.services.orders import CURRENCY, Invoice, Reservation, ReserveStatus, Verdict
 
 log = structlog.get_logger(__name__)
-
 INVOICE_TITLE_LIMIT = 32
 INVOICE_DESCRIPTION_LIMIT = 255
+ALERT_TITLE_LIMIT = 64  # a callback answer holds 200 characters
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def summarize(parts: Sequence[str], limit: int, more: Callable[[int], str]) -> str:
+    """As many of ``parts`` as fit in ``limit`` characters, then "+N more" for the rest; the
+    first part alone is shortened with "…" when even it does not fit."""
+    parts = [" ".join(part.split()) for part in parts]
+    for shown in range(len(parts), 0, -1):
+        rest = len(parts) - shown
+        text = ", ".join(parts[:shown]) + (", " + more(rest) if rest else "")
+        if len(text) <= limit:
+            return text
+    tail = ", " + more(len(parts) - 1) if len(parts) > 1 else ""
+    return clip(parts[0], limit - len(tail)) + tail
+
+
+def invoice_texts(t: Translator, invoice: Invoice) -> tuple[str, str]:
+    """The invoice's title and description: a single unit reads as its product does; several
+    list the items (Telegram allows 32 and 255 characters)."""
+    lines = invoice.lines
+    if len(lines) <= 1 and invoice.units <= 1:
+        title = clip(invoice.title, INVOICE_TITLE_LIMIT)
+        description = clip(invoice.description, INVOICE_DESCRIPTION_LIMIT)
+        return title, description or t("buyer.checkout.invoice_description")
+    more = lambda n: t("buyer.checkout.invoice_more", n=n)  # noqa: E731
+    title = summarize([line.title for line in lines], INVOICE_TITLE_LIMIT, more)
+    items = [t("buyer.checkout.invoice_item", title=line.title, n=line.quantity) for line in lines]
+    return title, summarize(items, INVOICE_DESCRIPTION_LIMIT, more)
+
+
 async def _send_invoice(bot: Bot, chat_id: int, invoice: Invoice, t: Translator) -> None:
-    title = _clip(invoice.title, INVOICE_TITLE_LIMIT)
-    description = _clip(invoice.description, INVOICE_DESCRIPTION_LIMIT) or t(
-        "buyer.checkout.invoice_description"
-    )
+    title, description = invoice_texts(t, invoice)
     await bot.send_invoice(
         chat_id=chat_id,
         title=title,
         description=description,
         payload=invoice.payload,
         currency=CURRENCY,
-        prices=[LabeledPrice(label=title, amount=invoice.amount)],
+        prices=[LabeledPrice(label=title, amount=invoice.amount)],  # one line: the total
     )
+
+
+class Placed(enum.StrEnum):
+    SENT = "sent"  # a new reservation and its invoice
+    RESENT = "resent"  # the same reservation's invoice again
+    REFUSED = "refused"  # nothing reserved: Reservation.status says why
+    NOT_SENT = "not_sent"  # Telegram refused the invoice; the reservation was released
+
+
+async def place(
+    query: CallbackQuery,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+    t: Translator,
+    *,
+    wanted: Sequence[tuple[int, int]],
+) -> tuple[Placed, Reservation]:
+    """Reserve every unit of ``wanted`` in one transaction, then send one invoice for all."""
+    async with uow.write(session):
+        result = await orders.reserve_lines(
+            session,
+            buyer=query.from_user,
+            wanted=wanted,
+            minutes=settings.reservation_minutes,
+            max_units=settings.max_reserved_units,
+        )
+    if (invoice := result.invoice) is None:
+        return Placed.REFUSED, result
+    try:
+        await _send_invoice(bot, query.from_user.id, invoice, t)
+    except TelegramAPIError as exc:
+        log.warning("invoice not sent", order_id=invoice.order_id, error=exc.message)
+        if not invoice.reused:
+            async with uow.write(session):
+                await orders.release(session, invoice.order_id)
+        return Placed.NOT_SENT, result
+    return (Placed.RESENT if invoice.reused else Placed.SENT), result
+
+
+def refusal(t: Translator, settings: Settings, result: Reservation) -> str:
+    if result.status is ReserveStatus.LIMIT:
+        return t(
+            "buyer.checkout.limit",
+            n=settings.max_reserved_units,
+            minutes=settings.reservation_minutes,
+        )
+    if result.status is ReserveStatus.SOLD_OUT:
+        return t("buyer.checkout.sold_out")
+    if result.status is ReserveStatus.SHORT:
+        return "\n".join(
+            t("buyer.checkout.short", n=s.left, title=clip(s.title, ALERT_TITLE_LIMIT))
+            for s in result.short
+        )
+    return t("buyer.checkout.unavailable")
+
+
+async def _buy(
+    query: CallbackQuery,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+    t: Translator,
+    *,
+    product: int,
+    quantity: int,
+) -> None:
+    placed, result = await place(query, session, settings, bot, t, wanted=[(product, quantity)])
+    if placed is Placed.REFUSED:
+        await query.answer(refusal(t, settings, result)[:200], show_alert=True)
+    elif placed is Placed.NOT_SENT:
+        await query.answer(t("buyer.checkout.invoice_failed"), show_alert=True)
+    elif placed is Placed.RESENT:
+        await query.answer(t("buyer.checkout.reused"))
+    else:
+        await query.answer(t("buyer.checkout.reserved", n=settings.reservation_minutes))
 
 
 async def buy(
@@ -56,54 +159,39 @@ async def buy(
     bot: Bot,
     t: Translator,
 ) -> None:
-    result = await orders.reserve(
-        session,
-        buyer=query.from_user,
-        product_id=callback_data.product,
-        minutes=settings.reservation_minutes,
-        max_reservations=settings.max_reservations_per_user,
+    await _buy(query, session, settings, bot, t, product=callback_data.product, quantity=1)
+
+
+async def buy_quantity(
+    query: CallbackQuery,
+    *,
+    callback_data: BuyQtyCb,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+    t: Translator,
+) -> None:
+    if callback_data.qty > settings.max_quantity:
+        await query.answer(t("buyer.checkout.too_many", n=settings.max_quantity), show_alert=True)
+        return
+    await _buy(
+        query, session, settings, bot, t, product=callback_data.product, quantity=callback_data.qty
     )
-    if result.invoice is None:
-        if result.status is ReserveStatus.LIMIT:
-            text = t(
-                "buyer.checkout.limit",
-                n=settings.max_reservations_per_user,
-                minutes=settings.reservation_minutes,
-            )
-        elif result.status is ReserveStatus.SOLD_OUT:
-            text = t("buyer.checkout.sold_out")
-        else:
-            text = t("buyer.checkout.unavailable")
-        await query.answer(text, show_alert=True)
-        return
-    invoice = result.invoice
-    try:
-        await _send_invoice(bot, query.from_user.id, invoice, t)
-    except TelegramAPIError as exc:
-        log.warning("invoice not sent", order_id=invoice.order_id, error=exc.message)
-        if not invoice.reused:
-            await orders.release(session, invoice.order_id)
-        await query.answer(t("buyer.checkout.invoice_failed"), show_alert=True)
-        return
-    if invoice.reused:
-        await query.answer(t("buyer.checkout.reused"))
-    else:
-        await query.answer(t("buyer.checkout.reserved", n=settings.reservation_minutes))
 
 
 async def pre_checkout(query: PreCheckoutQuery, session: AsyncSession, t: Translator) -> None:
     """Telegram waits at most 10 s for this answer; any failure answers "not ok"."""
     try:
-        verdict = await orders.check_pre_checkout(
-            session,
-            user_id=query.from_user.id,
-            payload=query.invoice_payload,
-            currency=query.currency,
-            total_amount=query.total_amount,
-        )
+        async with uow.write(session):
+            verdict = await orders.check_pre_checkout(
+                session,
+                user_id=query.from_user.id,
+                payload=query.invoice_payload,
+                currency=query.currency,
+                total_amount=query.total_amount,
+            )
     except Exception:  # never leave Telegram waiting: "not ok" charges nobody
         log.exception("pre-checkout check failed", payload=query.invoice_payload)
-        await session.rollback()
         await query.answer(ok=False, error_message=t("buyer.pre_checkout.error"))
         return
     if verdict is Verdict.OK:
@@ -148,6 +236,7 @@ def router() -> Router:
     """This feature's handlers on a new router: each Dispatcher gets its own."""
     feature = Router(name=__name__)
     feature.callback_query.register(buy, BuyCb.filter())
+    feature.callback_query.register(buy_quantity, BuyQtyCb.filter())
     feature.pre_checkout_query.register(pre_checkout)
     feature.message.register(successful_payment, Match(F.successful_payment & F.from_user))
     return feature

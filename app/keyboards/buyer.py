@@ -16,9 +16,13 @@ from pydantic import Field
 from app.db.models import OrderStatus
 from app.i18n import Translator
 from app.keyboards.fields import CategoryRef, PageNumber, RowId
+from app.services.cart import CartView
 from app.services.catalog import CategoryRow, ProductCard, ProductListing
 from app.services.delivery import Purchase
 from app.services.paging import Page
+
+MAX_QUANTITY = 100  # the setting's own bound (app.config): a forged quantity fails to unpack
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 
 
 class MenuCb(CallbackData, prefix="b-menu"):
@@ -59,7 +63,34 @@ class ReviewsCb(CallbackData, prefix="b-revs"):
 
 
 class BuyCb(CallbackData, prefix="b-buy"):
+    product: RowId  # one unit: the card's Buy as it always was
+
+
+class BuyQtyCb(CallbackData, prefix="b-buyn"):
     product: RowId
+    qty: Quantity
+
+
+class QtyCb(CallbackData, prefix="b-qty"):
+    """The card again with another quantity chosen."""
+
+    product: RowId
+    qty: Quantity
+    page: PageNumber = 0
+
+
+class CartAddCb(CallbackData, prefix="b-cadd"):
+    product: RowId
+    qty: Quantity
+
+
+class CartCb(CallbackData, prefix="b-cart"):
+    action: Literal["view", "pay", "clear"]
+
+
+class CartLineCb(CallbackData, prefix="b-cline"):
+    product: RowId
+    qty: Annotated[int, Field(ge=0, le=MAX_QUANTITY)]  # 0 removes the line
 
 
 class PurchasesCb(CallbackData, prefix="b-my"):
@@ -91,6 +122,7 @@ def main_menu(t: Translator) -> InlineKeyboardMarkup:
         inline_keyboard=[
             [_button(t("buyer.menu.catalog"), MenuCb(action="catalog"))],
             [_button(t("buyer.menu.search"), MenuCb(action="search"))],
+            [_button(t("buyer.menu.cart"), CartCb(action="view"))],
             [_button(t("buyer.menu.purchases"), MenuCb(action="purchases"))],
             [_button(t("buyer.menu.help"), MenuCb(action="help"))],
         ]
@@ -131,10 +163,32 @@ def products(
     return builder.as_markup()
 
 
-def product_card(t: Translator, card: ProductCard, page: int) -> InlineKeyboardMarkup:
+def product_card(
+    t: Translator, card: ProductCard, page: int, *, qty: int = 1, max_qty: int = 1
+) -> InlineKeyboardMarkup:
+    """Buy (and Add to cart) ``qty`` units; minus and plus choose from 1 to ``max_qty``."""
     builder = InlineKeyboardBuilder()
     if card.left or card.held_by_viewer:
-        builder.row(_button(t("buyer.catalog.buy", price=card.price), BuyCb(product=card.id)))
+        qty = max(1, min(qty, max_qty))
+        if max_qty > 1:
+            minus = QtyCb(product=card.id, qty=max(qty - 1, 1), page=page)
+            plus = QtyCb(product=card.id, qty=min(qty + 1, max_qty), page=page)
+            builder.row(
+                _button("➖", minus),
+                _button(
+                    t("buyer.catalog.quantity", n=qty), QtyCb(product=card.id, qty=qty, page=page)
+                ),
+                _button("➕", plus),
+            )
+        if qty == 1:
+            builder.row(_button(t("buyer.catalog.buy", price=card.price), BuyCb(product=card.id)))
+        else:
+            text = t("buyer.catalog.buy_n", n=qty, price=card.price * qty)
+            builder.row(_button(text, BuyQtyCb(product=card.id, qty=qty)))
+        builder.row(
+            _button(t("buyer.catalog.add_to_cart"), CartAddCb(product=card.id, qty=qty)),
+            _button(t("buyer.menu.cart"), CartCb(action="view")),
+        )
     if card.rating_count:
         text = t("buyer.reviews.button", n=card.rating_count)
         builder.row(_button(text, ReviewsCb(product=card.id)))
@@ -191,4 +245,25 @@ def reviews(t: Translator, page: Page[Any], product: int) -> InlineKeyboardMarku
     if pager := _pager(t, page, ReviewsCb, product=product):
         builder.row(*pager)
     builder.row(_button(t("buyer.menu.back"), ProductCb(id=product)))
+    return builder.as_markup()
+
+
+def cart(t: Translator, view: CartView, max_quantity: int) -> InlineKeyboardMarkup:
+    """Per line: minus, the line (its card), plus, remove; then Pay, Empty, and the menu."""
+    builder = InlineKeyboardBuilder()
+    for item in view.items:
+        top = max(1, min(max_quantity, item.left))
+        builder.row(
+            _button("➖", CartLineCb(product=item.product_id, qty=max(item.quantity - 1, 1))),
+            _button(
+                t("buyer.cart.line_button", title=item.title, n=item.quantity),
+                ProductCb(id=item.product_id),
+            ),
+            _button("➕", CartLineCb(product=item.product_id, qty=min(item.quantity + 1, top))),
+            _button("✖", CartLineCb(product=item.product_id, qty=0)),
+        )
+    if view.items:
+        builder.row(_button(t("buyer.cart.pay", price=view.total), CartCb(action="pay")))
+        builder.row(_button(t("buyer.cart.clear"), CartCb(action="clear")))
+    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
     return builder.as_markup()

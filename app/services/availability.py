@@ -95,10 +95,12 @@ def in_stock(product: Any, now: Any) -> ColumnElement[bool]:
 ClaimQuery = Select[StockItem]
 
 
-def claim_queries(product: Any, now: Any) -> tuple[ClaimQuery, ClaimQuery]:
-    """Lock one item: the first available one by id, else the longest-expired reservation.
+def claim_queries(product: Any, now: Any, limit: int = 1) -> tuple[ClaimQuery, ClaimQuery]:
+    """Lock ``limit`` items: the first available ones by id, then the longest-expired
+    reservations (the caller asks the second only for what the first did not give).
 
     ``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL: concurrent claims skip each other's rows.
+    The limit is a literal, as the caps are: a generic plan knows how far the walk goes.
     """
 
     def first(condition: ColumnElement[bool], order: Any) -> ClaimQuery:
@@ -106,7 +108,7 @@ def claim_queries(product: Any, now: Any) -> tuple[ClaimQuery, ClaimQuery]:
             select(StockItem)
             .where(StockItem.product_id == product, condition)
             .order_by(order)
-            .limit(_limit(1))
+            .limit(_limit(limit))
             .with_for_update(skip_locked=True, key_share=True)
             .execution_options(populate_existing=True)
         )

@@ -11,15 +11,26 @@ backoff; a process that dies mid-send leaves the lease to run out, and the worke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiogram import Bot
 from aiogram.types import BufferedInputFile
-from sqlalchemy import ColumnElement, String, bindparam, func, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ItemKind, Order, OrderStatus, Product, StockItem, User
+from app.db.models import ItemKind, ItemStatus, Order, OrderStatus, Product, StockItem, User
 from app.i18n import Translator
 from app.services.paging import Page, clamp_page
 
@@ -35,35 +46,63 @@ HISTORY_STATUSES = (*SOLD_STATUSES, OrderStatus.REFUND_DUE.value, OrderStatus.RE
 
 
 @dataclass(frozen=True)
-class Goods:
-    order_id: int
-    user_id: int
+class Unit:
+    """One item of an order's goods."""
+
     title: str
     slug: str
     kind: str
     content: str
+
+    def __repr__(self) -> str:  # keep the content out of tracebacks and logs
+        return f"Unit(kind={self.kind!r})"
+
+
+@dataclass(frozen=True)
+class Goods:
+    """What a sold order hands over: every unit it bought."""
+
+    order_id: int
+    user_id: int
+    units: tuple[Unit, ...]
     attempts: int = 0
     language: str | None = None
 
     def __repr__(self) -> str:  # keep the content out of tracebacks and logs
-        return f"Goods(order_id={self.order_id}, kind={self.kind!r})"
+        return f"Goods(order_id={self.order_id}, units={len(self.units)})"
+
+    @property
+    def title(self) -> str:
+        return self.units[0].title if self.units else ""
 
 
+SOLD: ColumnElement[str] = literal_column(f"'{ItemStatus.SOLD.value}'", String)
+# One row per unit: the items whose order_id is the order, or (an order of the release before
+# order lines) its one unit, orders.stock_item_id.
 _GOODS = (
     select(
         Order.id,
         Order.user_id,
+        Order.delivery_attempts,
+        User.language_code,
         Product.title,
         Product.slug,
         StockItem.kind,
         StockItem.content,
-        Order.delivery_attempts,
-        User.language_code,
     )
-    .join(Product, Product.id == Order.product_id)
-    .join(StockItem, StockItem.id == Order.stock_item_id)
+    .join(
+        StockItem,
+        or_(
+            StockItem.order_id == Order.id,
+            and_(StockItem.id == Order.stock_item_id, StockItem.order_id.is_(None)),
+        ),
+    )
+    .join(Product, Product.id == StockItem.product_id)
     .outerjoin(User, User.id == Order.user_id)
-    .where(Order.id == bindparam("order"), Order.status.in_(SOLD_STATUSES))
+    .where(
+        Order.id == bindparam("order"), Order.status.in_(SOLD_STATUSES), StockItem.status == SOLD
+    )
+    .order_by(StockItem.product_id, StockItem.id)
 )
 _TAKE = (
     update(Order)
@@ -100,8 +139,12 @@ _UNDELIVERED = select(func.count(Order.id)).where(Order.status == PAID)
 
 
 async def goods_of(session: AsyncSession, order_id: int) -> Goods | None:
-    row = (await session.execute(_GOODS, {"order": order_id})).first()
-    return Goods(*row) if row is not None else None
+    rows = (await session.execute(_GOODS, {"order": order_id})).all()
+    if not rows:
+        return None
+    order, user, attempts, language = rows[0][:4]
+    units = tuple(Unit(*row[4:]) for row in rows)
+    return Goods(order, user, units, attempts, language)
 
 
 async def take(session: AsyncSession, order_id: int, now: datetime) -> Goods | None:
@@ -142,19 +185,39 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _batches(t: Translator, units: Sequence[Unit]) -> tuple[list[str], list[Unit]]:
+    """Text units packed into as few messages as fit :data:`MESSAGE_LIMIT` (a key is never
+    split); a key too long for any message is sent as a file, as files are."""
+    messages: list[str] = []
+    documents: list[Unit] = []
+    for unit in units:
+        if unit.kind == ItemKind.FILE:
+            documents.append(unit)
+            continue
+        block = t("buyer.delivery.text", title=unit.title, content=unit.content)
+        if _utf16_len(block) > MESSAGE_LIMIT:
+            documents.append(unit)
+        elif messages and _utf16_len(messages[-1]) + 2 + _utf16_len(block) <= MESSAGE_LIMIT:
+            messages[-1] += "\n\n" + block
+        else:
+            messages.append(block)
+    return messages, documents
+
+
 async def send_goods(bot: Bot, t: Translator, goods: Goods) -> None:
-    """One message with the goods: a text key inline, a long one as a .txt file, a file by id."""
-    if goods.kind == ItemKind.FILE:
-        caption = t("buyer.delivery.file", title=goods.title)
-        await bot.send_document(goods.user_id, document=goods.content, caption=caption)
-        return
-    text = t("buyer.delivery.text", title=goods.title, content=goods.content)
-    if _utf16_len(text) <= MESSAGE_LIMIT:
+    """The goods in as few messages as fit: keys and codes inline, files as documents, a key
+    too long for a message as a .txt file. A failure raises; the whole order is sent again."""
+    messages, documents = _batches(t, goods.units)
+    for text in messages:
         await bot.send_message(goods.user_id, text)
-        return
-    document = BufferedInputFile(goods.content.encode("utf-8"), filename=f"{goods.slug}.txt")
-    caption = t("buyer.delivery.long", title=goods.title)
-    await bot.send_document(goods.user_id, document=document, caption=caption)
+    for unit in documents:
+        if unit.kind == ItemKind.FILE:
+            caption = t("buyer.delivery.file", title=unit.title)
+            await bot.send_document(goods.user_id, document=unit.content, caption=caption)
+            continue
+        document = BufferedInputFile(unit.content.encode("utf-8"), filename=f"{unit.slug}.txt")
+        caption = t("buyer.delivery.long", title=unit.title)
+        await bot.send_document(goods.user_id, document=document, caption=caption)
 
 
 @dataclass(frozen=True)

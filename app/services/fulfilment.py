@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import (
     ItemStatus,
     Order,
+    OrderLine,
     OrderStatus,
     Payment,
     PendingPayment,
@@ -29,11 +30,23 @@ from app.db.models import (
     Refund,
     RefundReason,
     RefundStatus,
+    StockItem,
 )
-from app.services import delivery, ledger
+from app.services import cart, delivery, ledger
 from app.services.availability import unsold_at_most
 from app.services.delivery import Goods
-from app.services.orders import BY_PAYLOAD, CURRENCY, claim_item, lock_item, lock_order, new_payload
+from app.services.orders import (
+    BY_PAYLOAD,
+    CURRENCY,
+    Line,
+    claim_units,
+    fully_held,
+    held_units,
+    lines_of,
+    lock_order,
+    new_payload,
+    put_back,
+)
 from app.services.users import ensure_user
 
 log = structlog.get_logger(__name__)
@@ -64,7 +77,7 @@ class Settlement:
     reason: RefundReason | None = None
     title: str = ""
     late: bool = False  # the reservation had been lost; another item was claimed
-    low_stock: LowStock | None = None
+    low_stock: tuple[LowStock, ...] = ()  # the products whose stock just fell under the mark
     goods: Goods | None = None  # SOLD: what to send, its first send leased to the caller
 
 
@@ -122,28 +135,16 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     if order is None:
         return await _open_refund(session, payment, None, RefundReason.UNMATCHED, auto_refund)
     now = utcnow()
-    item = await lock_item(session, order.stock_item_id) if order.stock_item_id else None
+    units = (await held_units(session, [(order.id, order.stock_item_id)]))[order.id]
     order = await lock_order(session, order.id)
+    lines = await lines_of(session, order)
     if order.telegram_payment_charge_id is not None or order.user_id != payment.user_id:
-        # The invoice was paid again, or by someone else: a new purchase of the same product.
-        await ensure_user(session, payment.user_id)
-        order = Order(
-            user_id=payment.user_id,
-            product_id=order.product_id,
-            payload=new_payload(),
-            amount=payment.amount,
-            currency=CURRENCY,
-            status=OrderStatus.PENDING.value,
-            expires_at=now,
-        )
-        session.add(order)
-        await session.flush()
-        item = None
-    elif order.status != OrderStatus.PENDING or item is None or item.status != ItemStatus.RESERVED:
-        item = None  # the reservation was lost (expired and taken over, or released)
-    late = item is None
-    if item is None:
-        item = await claim_item(session, order.product_id, now, for_order=order.id)
+        # The invoice was paid again, or by someone else: a new purchase of the same lines.
+        order = await _second_purchase(session, payment, order, lines, now)
+        units = []
+    late = order.status != OrderStatus.PENDING or not fully_held(lines, units)
+    if late:  # the reservation was lost (expired and taken over, or released): claim again
+        units = await _claim_again(session, order, lines, units, now)
     if payment.amount != order.amount:
         log.warning(
             "paid amount differs from the order amount",
@@ -155,34 +156,91 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     order.telegram_payment_charge_id = payment.charge_id
     order.provider_payment_charge_id = payment.provider_charge_id
     order.paid_at = payment.paid_at
-    if item is None:
+    if not units:  # not every unit could be had: all of it goes back, the payment in full
         order.stock_item_id = None  # never point a refunded order at someone else's item
         order.status = OrderStatus.REFUND_DUE.value
         await session.flush()
         return await _open_refund(session, payment, order, RefundReason.SOLD_OUT, auto_refund)
-    item.status = ItemStatus.SOLD.value
-    item.sold_at = now
-    item.reserved_until = None
-    order.stock_item_id = item.id
+    await session.execute(
+        update(StockItem)
+        .where(StockItem.id.in_([item.id for item in units]))
+        .values(status=ItemStatus.SOLD.value, sold_at=now, reserved_until=None, order_id=order.id)
+        .execution_options(synchronize_session=False)
+    )
+    order.stock_item_id = units[0].id
     order.status = OrderStatus.PAID.value
     # The first send's lease, taken here: the settling caller sends at once, one transaction
     # fewer on the buyer's path; if it dies first, the lease runs out and the worker sends.
     order.next_delivery_at = now + delivery.SEND_LEASE
     order.delivery_attempts = 1
     await session.flush()
-    product = await session.get(Product, order.product_id)
-    assert product is not None  # products with orders are never deleted
+    products = [await session.get(Product, line.product_id) for line in lines]
+    low = [await _low_stock(session, product) for product in products if product is not None]
+    await cart.bought(session, payment.user_id, [line.product_id for line in lines])
     return Settlement(
         Settled.SOLD,
         payment.charge_id,
         payment.user_id,
         payment.amount,
         order_id=order.id,
-        title=product.title,
+        title=products[0].title if products[0] is not None else "",
         late=late,
-        low_stock=await _low_stock(session, product),
+        low_stock=tuple(filter(None, low)),
         goods=await delivery.goods_of(session, order.id),
     )
+
+
+async def _second_purchase(
+    session: AsyncSession, payment: Payment, paid: Order, lines: list[Line], now: datetime
+) -> Order:
+    await ensure_user(session, payment.user_id)
+    order = Order(
+        user_id=payment.user_id,
+        product_id=paid.product_id,
+        payload=new_payload(),
+        amount=payment.amount,
+        currency=CURRENCY,
+        status=OrderStatus.PENDING.value,
+        expires_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    session.add_all(
+        OrderLine(
+            order_id=order.id,
+            product_id=line.product_id,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in lines
+    )
+    await session.flush()
+    return order
+
+
+async def _claim_again(
+    session: AsyncSession,
+    order: Order,
+    lines: list[Line],
+    units: list[StockItem],
+    now: datetime,
+) -> list[StockItem]:
+    """Every unit of every line, keeping those the order still holds; [] (and everything put
+    back) if any line cannot be filled in full."""
+    kept = [item for item in units if item.status == ItemStatus.RESERVED]
+    taken: list[StockItem] = []
+    for line in lines:
+        mine = [item for item in kept if item.product_id == line.product_id][: line.quantity]
+        more = await claim_units(
+            session, line.product_id, line.quantity - len(mine), now, for_order=order.id
+        )
+        taken += mine + more
+        if len(mine) + len(more) < line.quantity:
+            await put_back(session, kept + taken)
+            log.info("late payment cannot be filled", order_id=order.id, product_id=line.product_id)
+            return []
+    await put_back(session, [item for item in kept if item not in taken])
+    return taken
 
 
 async def _open_refund(

@@ -1,39 +1,50 @@
 """Reservations and pre-checkout: the buyer's path up to the moment Telegram takes the Stars.
 
-A reservation is an :class:`Order` (pending, with a random invoice payload) holding one stock
-item (reserved until ``expires_at``). Claims take items with ``FOR NO KEY UPDATE SKIP LOCKED``
-on PostgreSQL, so concurrent buyers never wait on each other and never get the same item; on
-SQLite every write transaction begins ``IMMEDIATE`` and so runs alone.
+A reservation is an :class:`Order` (pending, with a random invoice payload) and its lines
+(:class:`OrderLine`: product, quantity, unit price); every unit of every line is a stock item
+reserved until ``expires_at`` whose ``order_id`` is the order. A reservation is all or nothing:
+in one transaction every unit is claimed, or nothing is held and the buyer learns what is
+short. Claims take items with ``FOR NO KEY UPDATE SKIP LOCKED ... LIMIT n`` on PostgreSQL, so
+concurrent buyers never wait on each other and never get the same item; on SQLite every write
+transaction begins ``IMMEDIATE`` (:func:`app.db.uow.write`) and so runs alone.
 
-Locks are always taken in the same order (user, then stock item, then order, then product), so
-claims and payments never deadlock each other. Settling a payment lives in
-:mod:`app.services.fulfilment`.
+Locks are always taken in the same order (user, then stock items, then order, then product),
+so claims and payments never deadlock each other. Nothing here commits: the caller holds the
+write transaction. Settling a payment lives in :mod:`app.services.fulfilment`.
+
+Orders made by the release before order lines existed have no lines and one unit
+(``orders.stock_item_id``, the item's ``order_id`` unset): :func:`lines_of` and
+:func:`held_units` read them as one line of one unit, so they are paid and delivered as before.
+The new code keeps writing ``orders.product_id`` (the first line's) and ``orders.stock_item_id``
+(the first unit) for the same reason.
 """
 
 from __future__ import annotations
 
 import enum
 import secrets
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import structlog
 from aiogram.types import User as TelegramUser
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
-from app.db.models import ItemStatus, Order, OrderStatus, Product, StockItem
-from app.services.availability import claim_queries
+from app.db.models import ItemStatus, Order, OrderLine, OrderStatus, Product, StockItem
+from app.services.availability import ClaimQuery, claim_queries
 from app.services.catalog import NOW, PENDING
-from app.services.tx import begin_write
 from app.services.users import upsert_user
 
 log = structlog.get_logger(__name__)
 
 CURRENCY = "XTR"
-# A pre-checkout that says "ok" keeps the item for at least this long, so the payment that
-# follows within seconds always finds its item still reserved.
+# A pre-checkout that says "ok" keeps the units for at least this long, so the payment that
+# follows within seconds always finds them still reserved.
 CHECKOUT_GRACE = timedelta(minutes=2)
 
 
@@ -43,27 +54,86 @@ def new_payload() -> str:
 
 class ReserveStatus(enum.StrEnum):
     RESERVED = "reserved"
-    SOLD_OUT = "sold_out"
+    SOLD_OUT = "sold_out"  # one product, nothing left of it
+    SHORT = "short"  # some line cannot be filled in full: see Reservation.short
     UNAVAILABLE = "unavailable"  # no such product, or it is hidden
-    LIMIT = "limit"  # the buyer already holds MAX_RESERVATIONS_PER_USER unpaid reservations
+    LIMIT = "limit"  # the buyer would hold more than the cap of unpaid units
+
+
+# --- quotes: an order's total, computed in one place ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line asked for or held: ``quantity`` units of a product at ``unit_price`` each."""
+
+    product_id: int
+    quantity: int
+    unit_price: int
+    title: str = ""
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What an order costs: its lines, their subtotal, and the total charged.
+
+    The total is the subtotal today; a discount (a promo code) is applied here and nowhere
+    else, and the order row carries the total as ``amount``.
+    """
+
+    lines: tuple[Line, ...]
+    subtotal: int
+    total: int
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+def quote(lines: Iterable[Line]) -> Quote:
+    kept = tuple(lines)
+    subtotal = sum(line.amount for line in kept)
+    return Quote(kept, subtotal, subtotal)
+
+
+# --- what a reservation returns -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shortage:
+    product_id: int
+    title: str
+    wanted: int
+    left: int  # units that could be claimed for this buyer now
 
 
 @dataclass(frozen=True)
 class Invoice:
     order_id: int
-    product_id: int
+    product_id: int  # the first line's
     payload: str
     amount: int
-    title: str
-    description: str
+    title: str  # the first line's product
+    description: str  # the first line's product
     expires_at: datetime
-    reused: bool  # the buyer already held a live reservation for this product
+    reused: bool  # the buyer already held a live reservation of exactly these lines
+    lines: tuple[Line, ...] = ()
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
 
 
 @dataclass(frozen=True)
 class Reservation:
     status: ReserveStatus
     invoice: Invoice | None = None
+    short: tuple[Shortage, ...] = ()
+    held_units: int = 0  # LIMIT: the units the buyer holds already
 
 
 # Built once with bind parameters (see app.services.catalog): a call only binds values.
@@ -79,24 +149,45 @@ _LOCK_ORDER = (
     .with_for_update(key_share=True)
     .execution_options(populate_existing=True)
 )
-_CLAIM_AVAILABLE, _CLAIM_EXPIRED = claim_queries(bindparam("product"), NOW)
-_HELD = (
-    select(Order)
+_HELD_UNITS = (
+    select(StockItem)
     .where(
-        Order.user_id == bindparam("user"),
-        Order.product_id == bindparam("product"),
-        Order.status == PENDING,
-        Order.expires_at > NOW,
+        or_(
+            StockItem.order_id.in_(bindparam("orders", expanding=True)),
+            StockItem.id.in_(bindparam("items", expanding=True)),
+        )
     )
-    .order_by(Order.id.desc())
-    .limit(1)
+    .order_by(StockItem.id)
+    .with_for_update(key_share=True)
+    .execution_options(populate_existing=True)
 )
-_LIVE = select(func.count(Order.id)).where(
-    Order.user_id == bindparam("user"),
-    Order.status == OrderStatus.PENDING.value,
-    Order.expires_at > NOW,
+# A buyer's live reservations with their lines (at most the cap's worth of orders).
+_LIVE = (
+    select(
+        Order.id,
+        Order.product_id,
+        Order.amount,
+        Order.stock_item_id,
+        OrderLine.product_id,
+        OrderLine.quantity,
+        OrderLine.unit_price,
+    )
+    .outerjoin(OrderLine, OrderLine.order_id == Order.id)
+    .where(Order.user_id == bindparam("user"), Order.status == PENDING, Order.expires_at > NOW)
+    .order_by(Order.id)
 )
+_LINES = (
+    select(OrderLine.product_id, OrderLine.quantity, OrderLine.unit_price)
+    .where(OrderLine.order_id == bindparam("order"))
+    .order_by(OrderLine.id)
+)
+_PRODUCTS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
 BY_PAYLOAD = select(Order).where(Order.payload == bindparam("payload"))
+
+
+@cache
+def _claims(limit: int) -> tuple[ClaimQuery, ClaimQuery]:
+    return claim_queries(bindparam("product"), NOW, limit)
 
 
 async def lock_item(session: AsyncSession, item_id: int) -> StockItem | None:
@@ -109,59 +200,290 @@ async def lock_order(session: AsyncSession, order_id: int) -> Order:
     return order
 
 
+def _owned_by(item: StockItem, order_id: int, first_unit: int | None) -> bool:
+    """The item is this order's: its order_id says so, or (an order of the release before
+    order lines) it is the order's one unit and no order claims it by order_id."""
+    if item.order_id is not None:
+        return item.order_id == order_id
+    return item.id == first_unit
+
+
+async def held_units(
+    session: AsyncSession, held: Sequence[tuple[int, int | None]]
+) -> dict[int, list[StockItem]]:
+    """Lock the units the orders ``(order id, stock_item_id)`` hold, reserved or sold."""
+    found: dict[int, list[StockItem]] = {order_id: [] for order_id, _ in held}
+    if not held:
+        return found
+    params = {
+        "orders": [order_id for order_id, _ in held],
+        "items": [item for _, item in held if item is not None] or [0],
+    }
+    for item in await session.scalars(_HELD_UNITS, params):
+        for order_id, first_unit in held:
+            if _owned_by(item, order_id, first_unit) and item.status != ItemStatus.AVAILABLE:
+                found[order_id].append(item)
+    return found
+
+
+async def lines_of(session: AsyncSession, order: Order) -> list[Line]:
+    rows = (await session.execute(_LINES, {"order": order.id})).all()
+    if not rows:  # an order of the release before order lines: one unit
+        return [Line(order.product_id, 1, order.amount)]
+    return [Line(product, quantity, price) for product, quantity, price in rows]
+
+
+async def claim_units(
+    session: AsyncSession, product_id: int, count: int, now: datetime, *, for_order: int | None
+) -> list[StockItem]:
+    """Lock up to ``count`` claimable items of the product (skipping items others hold locked).
+
+    Available items go first; expired reservations are taken over only when those run out.
+    A reservation taken over ends: its order becomes ``expired``, so a late payment for it
+    knows it must claim again.
+    """
+    if count <= 0:
+        return []
+    params = {"product": product_id, "now": now}
+    available, _ = _claims(count)
+    items = list(await session.scalars(available, params))
+    if len(items) < count:
+        _, expired = _claims(count - len(items))
+        taken = list(await session.scalars(expired, params))
+        if taken:
+            await _expire_stale(session, taken, for_order)
+            items += taken
+    return items
+
+
 async def claim_item(
     session: AsyncSession, product_id: int, now: datetime, *, for_order: int | None = None
 ) -> StockItem | None:
-    """Lock one claimable item of the product (skipping items others hold locked).
-
-    Available items go first; an expired reservation is taken over only when none is left.
-    An item taken over from an expired reservation ends that reservation: its order becomes
-    ``expired``, so a late payment for it knows it must find another item.
-    """
-    params = {"product": product_id, "now": now}
-    item = await session.scalar(_CLAIM_AVAILABLE, params)
-    if item is None:
-        item = await session.scalar(_CLAIM_EXPIRED, params)
-    if item is not None and item.status == ItemStatus.RESERVED:
-        stale = update(Order).where(
-            Order.stock_item_id == item.id, Order.status == OrderStatus.PENDING.value
-        )
-        if for_order is not None:
-            stale = stale.where(Order.id != for_order)
-        await session.execute(stale.values(status=OrderStatus.EXPIRED.value))
-        log.info("expired reservation taken over", stock_item_id=item.id, product_id=product_id)
-    return item
+    items = await claim_units(session, product_id, 1, now, for_order=for_order)
+    return items[0] if items else None
 
 
-def _invoice(order: Order, product: Product, *, reused: bool) -> Invoice:
-    return Invoice(
-        order_id=order.id,
-        product_id=product.id,
-        payload=order.payload,
-        amount=order.amount,
-        title=product.title,
-        description=product.description,
-        expires_at=order.expires_at,
-        reused=reused,
+async def _expire_stale(
+    session: AsyncSession, taken: list[StockItem], for_order: int | None
+) -> None:
+    holders = [item.order_id for item in taken if item.order_id is not None]
+    stale = update(Order).where(
+        Order.status == OrderStatus.PENDING.value,
+        or_(Order.id.in_(holders or [0]), Order.stock_item_id.in_([item.id for item in taken])),
+    )
+    if for_order is not None:
+        stale = stale.where(Order.id != for_order)
+    await session.execute(
+        stale.values(status=OrderStatus.EXPIRED.value).execution_options(synchronize_session=False)
+    )
+    log.info(
+        "expired reservations taken over",
+        stock_item_ids=[item.id for item in taken],
+        product_id=taken[0].product_id,
     )
 
 
-async def _held_reservation(
-    session: AsyncSession, user_id: int, product_id: int, now: datetime
-) -> Order | None:
-    return await session.scalar(_HELD, {"user": user_id, "product": product_id, "now": now})
+async def hold(
+    session: AsyncSession, order: Order, items: Sequence[StockItem], until: datetime
+) -> None:
+    """Make ``items`` the order's reserved units until ``until``."""
+    if not items:
+        return
+    await session.execute(
+        update(StockItem)
+        .where(StockItem.id.in_([item.id for item in items]))
+        .values(status=ItemStatus.RESERVED.value, reserved_until=until, order_id=order.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
-async def _end_reservation(session: AsyncSession, order: Order) -> None:
-    """Expire a pending order and put its item back on sale (the caller holds the write)."""
-    if order.stock_item_id is not None:
-        item = await lock_item(session, order.stock_item_id)
-        if item is not None and item.status == ItemStatus.RESERVED:
-            item.status = ItemStatus.AVAILABLE.value
-            item.reserved_until = None
-    order = await lock_order(session, order.id)
-    if order.status == OrderStatus.PENDING and order.telegram_payment_charge_id is None:
-        order.status = OrderStatus.EXPIRED.value
+async def put_back(session: AsyncSession, items: Sequence[StockItem]) -> None:
+    """Back on sale (the caller holds their locks)."""
+    ids = [item.id for item in items if item.status != ItemStatus.SOLD]
+    if not ids:
+        return
+    await session.execute(
+        update(StockItem)
+        .where(StockItem.id.in_(ids))
+        .values(status=ItemStatus.AVAILABLE.value, reserved_until=None, order_id=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _end_reservations(
+    session: AsyncSession, orders: Sequence[int], units: Sequence[StockItem]
+) -> None:
+    """Expire pending orders; ``units`` (theirs, locked) go back on sale."""
+    await put_back(session, units)
+    for order_id in orders:
+        order = await lock_order(session, order_id)
+        if order.status == OrderStatus.PENDING and order.telegram_payment_charge_id is None:
+            order.status = OrderStatus.EXPIRED.value
+
+
+@dataclass
+class _Live:
+    order_id: int
+    amount: int
+    first_unit: int | None
+    lines: list[Line]
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    def products(self) -> set[int]:
+        return {line.product_id for line in self.lines}
+
+
+async def _live_orders(session: AsyncSession, user_id: int, now: datetime) -> list[_Live]:
+    live: dict[int, _Live] = {}
+    rows = await session.execute(_LIVE, {"user": user_id, "now": now})
+    for order_id, product_id, amount, first_unit, line_product, quantity, price in rows:
+        entry = live.setdefault(order_id, _Live(order_id, amount, first_unit, []))
+        if line_product is None:  # an order of the release before order lines
+            entry.lines.append(Line(product_id, 1, amount))
+        else:
+            entry.lines.append(Line(line_product, quantity, price))
+    return list(live.values())
+
+
+def _same(held: _Live, wanted: Sequence[Line]) -> bool:
+    key = sorted((line.product_id, line.quantity, line.unit_price) for line in held.lines)
+    return key == sorted((line.product_id, line.quantity, line.unit_price) for line in wanted)
+
+
+def _invoice(order: Order, quoted: Quote, products: dict[int, Product], *, reused: bool) -> Invoice:
+    first = products[quoted.lines[0].product_id]
+    return Invoice(
+        order_id=order.id,
+        product_id=first.id,
+        payload=order.payload,
+        amount=order.amount,
+        title=first.title,
+        description=first.description,
+        expires_at=order.expires_at,
+        reused=reused,
+        lines=quoted.lines,
+    )
+
+
+async def _claim_lines(
+    session: AsyncSession,
+    lines: Sequence[Line],
+    own: dict[int, list[StockItem]],
+    now: datetime,
+) -> tuple[list[StockItem], list[Shortage]]:
+    """Every unit of every line: the buyer's own reserved units first, then claims."""
+    reusable: dict[int, list[StockItem]] = {}
+    for item in (item for items in own.values() for item in items):
+        if item.status == ItemStatus.RESERVED:
+            reusable.setdefault(item.product_id, []).append(item)
+    taken: list[StockItem] = []
+    short: list[Shortage] = []
+    for line in lines:
+        mine = reusable.get(line.product_id, [])[: line.quantity]
+        more = await claim_units(
+            session, line.product_id, line.quantity - len(mine), now, for_order=None
+        )
+        if (got := len(mine) + len(more)) < line.quantity:
+            short.append(Shortage(line.product_id, line.title, line.quantity, got))
+        taken += mine + more
+    return taken, short
+
+
+async def reserve_lines(
+    session: AsyncSession,
+    *,
+    buyer: TelegramUser,
+    wanted: Sequence[tuple[int, int]],
+    minutes: int,
+    max_units: int | None = None,
+) -> Reservation:
+    """Reserve every unit of ``wanted`` (product id, quantity) for the buyer, or nothing.
+
+    A buyer holds one live reservation per product: one of exactly these lines at today's
+    prices is given back (same payload, same invoice); any other that shares a product ends,
+    its units going to the new one first. The buyer then holds at most ``max_units`` unpaid
+    units across the shop (``LIMIT``); the user row, locked first, makes the count exact under
+    concurrent presses. Nothing is written unless every unit was claimed.
+    """
+    quantities: Counter[int] = Counter()
+    for product_id, quantity in wanted:
+        quantities[product_id] += quantity
+    await upsert_user(session, buyer)  # orders need the user row; it also locks it (PostgreSQL)
+    now = utcnow()
+    products = {p.id: p for p in await session.scalars(_PRODUCTS, {"ids": list(quantities)})}
+    if not quantities or any(
+        (p := products.get(pid)) is None or not p.is_active for pid in quantities
+    ):
+        return Reservation(ReserveStatus.UNAVAILABLE)
+    quoted = quote(
+        Line(pid, qty, products[pid].price, products[pid].title)
+        for pid, qty in sorted(quantities.items())
+    )
+    live = await _live_orders(session, buyer.id, now)
+    for held in live:
+        if _same(held, quoted.lines) and held.amount == quoted.total:
+            order = await session.get(Order, held.order_id)
+            assert order is not None
+            log.info("reservation reused", order_id=order.id, units=quoted.units)
+            return Reservation(
+                ReserveStatus.RESERVED, _invoice(order, quoted, products, reused=True)
+            )
+    replaced = [held for held in live if held.products() & set(quantities)]
+    if max_units is not None:
+        holding = sum(held.units for held in live) - sum(held.units for held in replaced)
+        if holding + quoted.units > max_units:
+            log.info("reservation cap reached", buyer_id=buyer.id, held=holding)
+            return Reservation(ReserveStatus.LIMIT, held_units=holding)
+    own = await held_units(session, [(held.order_id, held.first_unit) for held in replaced])
+    taken, short = await _claim_lines(session, quoted.lines, own, now)
+    if short:
+        log.info(
+            "not enough stock", buyer_id=buyer.id, short=[(s.product_id, s.left) for s in short]
+        )
+        if len(quoted.lines) == 1 and not short[0].left:
+            return Reservation(ReserveStatus.SOLD_OUT, short=tuple(short))
+        return Reservation(ReserveStatus.SHORT, short=tuple(short))
+    if replaced:
+        kept = {item.id for item in taken}
+        extra = [item for items in own.values() for item in items if item.id not in kept]
+        await _end_reservations(session, [held.order_id for held in replaced], extra)
+    expires_at = now + timedelta(minutes=minutes)
+    order = Order(
+        user_id=buyer.id,
+        product_id=quoted.lines[0].product_id,
+        stock_item_id=taken[0].id,
+        payload=new_payload(),
+        amount=quoted.total,
+        currency=CURRENCY,
+        status=OrderStatus.PENDING.value,
+        expires_at=expires_at,
+    )
+    session.add(order)
+    await session.flush()
+    session.add_all(
+        OrderLine(
+            order_id=order.id,
+            product_id=line.product_id,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in quoted.lines
+    )
+    await hold(session, order, taken, expires_at)
+    await session.flush()
+    log.info(
+        "reserved",
+        order_id=order.id,
+        payload=order.payload,
+        product_ids=[line.product_id for line in quoted.lines],
+        units=quoted.units,
+        amount=order.amount,
+        expires_at=expires_at.isoformat(),
+    )
+    return Reservation(ReserveStatus.RESERVED, _invoice(order, quoted, products, reused=False))
 
 
 async def reserve(
@@ -170,78 +492,22 @@ async def reserve(
     buyer: TelegramUser,
     product_id: int,
     minutes: int,
-    max_reservations: int | None = None,
+    quantity: int = 1,
+    max_units: int | None = None,
 ) -> Reservation:
-    """Reserve one item of the product for the buyer and create the pending order; commits.
-
-    A buyer who already holds a live reservation for the product gets it back (same payload,
-    same invoice) instead of a second item, unless the price changed meanwhile: then the old
-    reservation ends and a new one is made at the current price. A buyer who already holds
-    ``max_reservations`` live reservations gets none (``LIMIT``); the user row, locked first,
-    makes the count exact under concurrent presses.
-    """
-    await begin_write(session)
-    await upsert_user(session, buyer)  # orders need the user row; it also locks it (PostgreSQL)
-    now = utcnow()
-    product = await session.get(Product, product_id)
-    if product is None or not product.is_active:
-        await session.commit()
-        return Reservation(ReserveStatus.UNAVAILABLE)
-    held = await _held_reservation(session, buyer.id, product.id, now)
-    if held is not None:
-        if held.amount == product.price:
-            result = _invoice(held, product, reused=True)
-            await session.commit()
-            log.info("reservation reused", order_id=held.id, product_id=product.id)
-            return Reservation(ReserveStatus.RESERVED, result)
-        await _end_reservation(session, held)
-    if max_reservations is not None:
-        live = await session.scalar(_LIVE, {"user": buyer.id, "now": now}) or 0
-        if live >= max_reservations:
-            await session.commit()
-            log.info("reservation cap reached", buyer_id=buyer.id, live=live)
-            return Reservation(ReserveStatus.LIMIT)
-    item = await claim_item(session, product.id, now)
-    if item is None:
-        await session.commit()
-        log.info("sold out", product_id=product.id)
-        return Reservation(ReserveStatus.SOLD_OUT)
-    expires_at = now + timedelta(minutes=minutes)
-    item.status = ItemStatus.RESERVED.value
-    item.reserved_until = expires_at
-    order = Order(
-        user_id=buyer.id,
-        product_id=product.id,
-        stock_item_id=item.id,
-        payload=new_payload(),
-        amount=product.price,
-        currency=CURRENCY,
-        status=OrderStatus.PENDING.value,
-        expires_at=expires_at,
+    """Reserve ``quantity`` units of one product (Buy on its card); see :func:`reserve_lines`."""
+    return await reserve_lines(
+        session, buyer=buyer, wanted=[(product_id, quantity)], minutes=minutes, max_units=max_units
     )
-    session.add(order)
-    await session.flush()
-    result = _invoice(order, product, reused=False)
-    await session.commit()
-    log.info(
-        "item reserved",
-        order_id=order.id,
-        payload=order.payload,
-        product_id=product.id,
-        stock_item_id=item.id,
-        amount=order.amount,
-        expires_at=expires_at.isoformat(),
-    )
-    return Reservation(ReserveStatus.RESERVED, result)
 
 
 async def release(session: AsyncSession, order_id: int) -> None:
-    """End an unpaid reservation early (its invoice could not be sent); commits."""
-    await begin_write(session)
+    """End an unpaid reservation early (its invoice could not be sent)."""
     order = await session.get(Order, order_id)
-    if order is not None and order.status == OrderStatus.PENDING:
-        await _end_reservation(session, order)
-    await session.commit()
+    if order is None or order.status != OrderStatus.PENDING:
+        return
+    units = await held_units(session, [(order.id, order.stock_item_id)])
+    await _end_reservations(session, [order.id], units[order.id])
     log.info("reservation released", order_id=order_id)
 
 
@@ -273,11 +539,22 @@ def _order_verdict(order: Order, user_id: int, now: datetime) -> Verdict | None:
     return None
 
 
-def _price_verdict(order: Order, product: Product | None, currency: str, total: int) -> Verdict:
-    if product is None or not product.is_active:
+def fully_held(lines: Sequence[Line], units: Sequence[StockItem]) -> bool:
+    """Every unit of every line is reserved by the order (and nothing else is)."""
+    reserved = Counter(item.product_id for item in units if item.status == ItemStatus.RESERVED)
+    return reserved == Counter({line.product_id: line.quantity for line in lines})
+
+
+def _price_verdict(
+    order: Order, lines: Sequence[Line], products: dict[int, Product], currency: str, total: int
+) -> Verdict:
+    if any((p := products.get(line.product_id)) is None or not p.is_active for line in lines):
         return Verdict.UNAVAILABLE
     failed = (
-        (product.price != order.amount, Verdict.PRICE_CHANGED),
+        (
+            any(products[line.product_id].price != line.unit_price for line in lines),
+            Verdict.PRICE_CHANGED,
+        ),
         (currency != order.currency, Verdict.CURRENCY),
         (total != order.amount, Verdict.AMOUNT_MISMATCH),
     )
@@ -290,37 +567,37 @@ async def _verdict(
     now = utcnow()
     if (early := _order_verdict(order, user_id, now)) is not None:
         return early
-    item = await lock_item(session, order.stock_item_id) if order.stock_item_id else None
+    units = (await held_units(session, [(order.id, order.stock_item_id)]))[order.id]
     order = await lock_order(session, order.id)
     if order.status != OrderStatus.PENDING:  # taken over while we waited for the lock
         return Verdict.EXPIRED
-    if item is None or item.status != ItemStatus.RESERVED:
+    lines = await lines_of(session, order)
+    if not fully_held(lines, units):
         return Verdict.SOLD_OUT
-    product = await session.get(Product, order.product_id)
-    verdict = _price_verdict(order, product, currency, total)
+    ids = [line.product_id for line in lines]
+    products = {p.id: p for p in await session.scalars(_PRODUCTS, {"ids": ids})}
+    verdict = _price_verdict(order, lines, products, currency, total)
     if verdict is Verdict.OK:
         until = max(order.expires_at, now + CHECKOUT_GRACE)
         order.expires_at = until
-        item.reserved_until = until
+        await hold(session, order, units, until)
     return verdict
 
 
 async def check_pre_checkout(
     session: AsyncSession, *, user_id: int, payload: str, currency: str, total_amount: int
 ) -> Verdict:
-    """Decide whether Telegram may take the payment; commits.
+    """Decide whether Telegram may take the payment (the caller holds the write transaction).
 
-    "ok" is a promise: the reservation is checked and extended (by :data:`CHECKOUT_GRACE`) in
-    one transaction, so the item cannot be taken over between this answer and the payment.
+    "ok" is a promise: every unit is checked and its hold extended (by :data:`CHECKOUT_GRACE`)
+    in one transaction, so none can be taken over between this answer and the payment.
     """
-    await begin_write(session)
     order = await session.scalar(BY_PAYLOAD, {"payload": payload})
     verdict = Verdict.UNKNOWN
     if order is not None:
         verdict = await _verdict(
             session, order, user_id=user_id, currency=currency, total=total_amount
         )
-    await session.commit()
     log.info(
         "pre-checkout",
         verdict=verdict.value,

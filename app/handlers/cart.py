@@ -1,0 +1,179 @@
+"""Quantities on the card, and the cart: add, review, change, remove, empty, pay in one invoice."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import uow
+from app.db.uow import read
+from app.filters.magic import Match
+from app.handlers.catalog import card_text
+from app.handlers.checkout import ALERT_TITLE_LIMIT, Placed, clip, place, refusal
+from app.handlers.screens import show
+from app.i18n import Translator
+from app.keyboards import buyer as kb
+from app.services import cart, catalog
+from app.services.cart import CartFullError, CartView
+from app.services.orders import Reservation, ReserveStatus
+
+
+def _item_line(t: Translator, item: cart.CartItem) -> str:
+    line = t("buyer.cart.line", title=item.title, n=item.quantity, amount=item.amount)
+    if not item.on_sale:
+        return line + " — " + t("buyer.cart.off_sale")
+    if item.left < item.quantity:
+        return line + " — " + t("buyer.cart.left", n=item.left)
+    return line
+
+
+def cart_screen(
+    t: Translator, settings: Settings, view: CartView, short: Reservation | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    if not view.items:
+        return t("buyer.cart.empty"), kb.cart(t, view, settings.max_quantity)
+    parts = [t("buyer.cart.title")]
+    if short is not None and short.short:
+        shortages = [
+            t("buyer.checkout.short", n=s.left, title=clip(s.title, ALERT_TITLE_LIMIT))
+            for s in short.short
+        ]
+        parts.append(t("buyer.cart.short") + "\n" + "\n".join(shortages))
+    parts.append("\n".join(_item_line(t, item) for item in view.items))
+    parts.append(t("buyer.cart.total", price=view.total))
+    return "\n\n".join(parts), kb.cart(t, view, settings.max_quantity)
+
+
+async def _view(session: AsyncSession, user_id: int) -> CartView:
+    async with read(session, autocommit=True):
+        return await cart.view(session, user_id)
+
+
+async def cart_command(
+    message: Message, session: AsyncSession, settings: Settings, t: Translator
+) -> None:
+    assert message.from_user is not None
+    text, markup = cart_screen(t, settings, await _view(session, message.from_user.id))
+    await message.answer(text, reply_markup=markup)
+
+
+async def cart_view(
+    query: CallbackQuery, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+) -> None:
+    text, markup = cart_screen(t, settings, await _view(session, query.from_user.id))
+    await show(query, bot, text, markup)
+
+
+async def cart_clear(
+    query: CallbackQuery, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+) -> None:
+    async with uow.write(session):
+        await cart.clear(session, query.from_user.id)
+    text, markup = cart_screen(t, settings, CartView(()))
+    await show(query, bot, text, markup, notice=t("buyer.cart.cleared"))
+
+
+async def cart_line(
+    query: CallbackQuery,
+    *,
+    callback_data: kb.CartLineCb,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+    t: Translator,
+) -> None:
+    async with uow.write(session):
+        await cart.set_quantity(
+            session,
+            query.from_user.id,
+            callback_data.product,
+            callback_data.qty,
+            settings.max_quantity,
+        )
+    text, markup = cart_screen(t, settings, await _view(session, query.from_user.id))
+    await show(query, bot, text, markup)
+
+
+async def cart_pay(
+    query: CallbackQuery, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+) -> None:
+    view = await _view(session, query.from_user.id)
+    if not view.items:
+        text, markup = cart_screen(t, settings, view)
+        await show(query, bot, text, markup)
+        return
+    placed, result = await place(query, session, settings, bot, t, wanted=view.wanted())
+    if placed is Placed.REFUSED and result.status in (ReserveStatus.SHORT, ReserveStatus.SOLD_OUT):
+        text, markup = cart_screen(t, settings, await _view(session, query.from_user.id), result)
+        await show(query, bot, text, markup, notice=t("buyer.cart.not_reserved"))
+    elif placed is Placed.REFUSED:
+        await query.answer(refusal(t, settings, result)[:200], show_alert=True)
+    elif placed is Placed.NOT_SENT:
+        await query.answer(t("buyer.checkout.invoice_failed"), show_alert=True)
+    elif placed is Placed.RESENT:
+        await query.answer(t("buyer.checkout.reused"))
+    else:
+        await query.answer(t("buyer.checkout.reserved", n=settings.reservation_minutes))
+
+
+async def cart_add(
+    query: CallbackQuery,
+    *,
+    callback_data: kb.CartAddCb,
+    session: AsyncSession,
+    settings: Settings,
+    t: Translator,
+) -> None:
+    try:
+        async with uow.write(session):
+            quantity = await cart.add(
+                session,
+                query.from_user,
+                callback_data.product,
+                min(callback_data.qty, settings.max_quantity),
+                settings.max_quantity,
+            )
+    except CartFullError:
+        await query.answer(t("buyer.cart.full", n=cart.MAX_LINES), show_alert=True)
+        return
+    if not quantity:
+        await query.answer(t("buyer.checkout.sold_out"), show_alert=True)
+        return
+    await query.answer(t("buyer.cart.added", n=quantity))
+
+
+async def choose_quantity(
+    query: CallbackQuery,
+    *,
+    callback_data: kb.QtyCb,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+    t: Translator,
+) -> None:
+    async with read(session, autocommit=True):
+        card = await catalog.product_card(session, callback_data.product, query.from_user.id)
+    if card is None:
+        await query.answer(t("buyer.catalog.gone"), show_alert=True)
+        return
+    top = max(1, min(settings.max_quantity, card.left))
+    markup = kb.product_card(
+        t, card, callback_data.page, qty=min(callback_data.qty, top), max_qty=top
+    )
+    await show(query, bot, card_text(t, card), markup)
+
+
+def router() -> Router:
+    """This feature's handlers on a new router: each Dispatcher gets its own."""
+    feature = Router(name=__name__)
+    feature.message.register(cart_command, Command("cart"), Match(F.from_user))
+    feature.callback_query.register(cart_view, kb.CartCb.filter(F.action == "view"))
+    feature.callback_query.register(cart_clear, kb.CartCb.filter(F.action == "clear"))
+    feature.callback_query.register(cart_line, kb.CartLineCb.filter())
+    feature.callback_query.register(cart_pay, kb.CartCb.filter(F.action == "pay"))
+    feature.callback_query.register(cart_add, kb.CartAddCb.filter())
+    feature.callback_query.register(choose_quantity, kb.QtyCb.filter())
+    return feature
