@@ -18,6 +18,15 @@ from app.services.delivery import Purchase
 from app.services.paging import Page
 
 
+def _title(t: Translator, purchase: Purchase) -> str:
+    """The product, or the items of an order of several units."""
+    if sum(quantity for _, quantity in purchase.items) <= 1:
+        return purchase.title
+    return ", ".join(
+        t("buyer.checkout.invoice_item", title=title, n=n) for title, n in purchase.items
+    )
+
+
 def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMarkup]:
     if not page.items:
         return t("buyer.purchases.empty"), kb.back_to_menu(t)
@@ -29,7 +38,7 @@ def _screen(t: Translator, page: Page[Purchase]) -> tuple[str, InlineKeyboardMar
             t(
                 "buyer.purchases.line",
                 order=purchase.order_id,
-                title=purchase.title,
+                title=_title(t, purchase),
                 amount=purchase.amount,
                 date=date,
                 status=status,

@@ -12,7 +12,7 @@ backoff; a process that dies mid-send leaves the lease to run out, and the worke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from aiogram import Bot
@@ -30,7 +30,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ItemKind, ItemStatus, Order, OrderStatus, Product, StockItem, User
+from app.db.models import (
+    ItemKind,
+    ItemStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    StockItem,
+    User,
+)
 from app.i18n import Translator
 from app.services.paging import Page, clamp_page
 
@@ -228,6 +237,7 @@ class Purchase:
     status: str
     paid_at: datetime | None
     delivered: bool
+    items: tuple[tuple[str, int], ...] = ()  # (title, quantity) per line, for an order of several
 
 
 async def purchases_page(session: AsyncSession, user_id: int, page: int) -> Page[Purchase]:
@@ -250,7 +260,17 @@ async def purchases_page(session: AsyncSession, user_id: int, page: int) -> Page
         .offset(page * PURCHASES_PAGE_SIZE)
         .limit(PURCHASES_PAGE_SIZE)
     )
-    return Page([Purchase(*row) for row in rows], page, pages)
+    found = [Purchase(*row) for row in rows]
+    lines: dict[int, list[tuple[str, int]]] = {}
+    if found:
+        for order_id, title, quantity in await session.execute(
+            select(OrderLine.order_id, Product.title, OrderLine.quantity)
+            .join(Product, Product.id == OrderLine.product_id)
+            .where(OrderLine.order_id.in_([p.order_id for p in found]))
+            .order_by(OrderLine.id)
+        ):
+            lines.setdefault(order_id, []).append((title, quantity))
+    return Page([replace(p, items=tuple(lines.get(p.order_id, ()))) for p in found], page, pages)
 
 
 async def status_of(session: AsyncSession, order_id: int) -> str | None:
