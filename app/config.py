@@ -157,6 +157,9 @@ class Settings(DatabaseSettings):
     retry_interval: float = Field(default=10.0, gt=0, le=3600)  # s, the money worker's round
     support_contact: str | None = None  # shown by /paysupport, e.g. "@shop_support"
     broadcast_rate: float = Field(default=25.0, gt=0, le=30)  # messages/s, under Telegram's 30
+    # s between two looks for broadcasts to send that another process wrote (the admin panel,
+    # a restock by `python -m app stock import`) or left (a replica that died).
+    broadcast_poll_interval: float = Field(default=10.0, gt=0, le=3600)
 
     # Webhook mode (replicas behind a load balancer).
     webhook_url: str | None = None

@@ -163,6 +163,8 @@ async def stock_import(args: argparse.Namespace, factory: async_sessionmaker[Asy
         f"{product.slug}: added {result.added}, duplicates {result.duplicates}, "
         f"blank lines skipped {result.blank}"
     )
+    if result.restock is not None:  # the bot's broadcast worker sends it
+        print(translator("en")("owner.stock.restock", n=result.restock.watchers))
     return EXIT_OK
 
 

@@ -11,8 +11,11 @@ PostgreSQL, where inserts block no buyer, the batches follow each other without 
 The counts are for the whole upload: the distinct items are computed once, before the first
 batch, and each batch adds what the product does not have yet. A failure part way leaves the
 batches before it committed; importing the same upload again adds only the rest (the others
-count as duplicates). Callers parse the upload first (:func:`app.services.stock.read_upload`),
-so a malformed one adds nothing.
+count as duplicates). The last batch's transaction also enqueues the restock alert to the
+product's watchers (:func:`app.services.restock.enqueue`), when anything was added: every stock
+path (the bot's /stock, ``python -m app stock import``, the admin panel) comes through here.
+Callers parse the upload first (:func:`app.services.stock.read_upload`), so a malformed one
+adds nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.uow import write
-from app.services import stock
+from app.services import restock, stock
+from app.services.restock import Enqueued
 from app.services.stock import ImportResult, ParsedUpload
 
 BATCH_ROWS = 500
@@ -39,6 +43,7 @@ async def import_items(
     pause = session.get_bind().dialect.name == "sqlite"
     added = 0
     held = 0.0
+    alert: Enqueued | None = None
     for start in range(0, len(items), batch_rows):
         if start and pause:
             await asyncio.sleep(max(MIN_PAUSE, held))
@@ -47,10 +52,13 @@ async def import_items(
             added += await stock.insert_items(
                 session, product_id, items[start : start + batch_rows]
             )
+            if added and start + batch_rows >= len(items):  # the last batch: tell the watchers
+                alert = await restock.enqueue(session, product_id)
         held = time.perf_counter() - began
     return ImportResult(
         added=added,
         duplicates=len(parsed.items) - added,
         blank=parsed.blank,
         header=parsed.header,
+        restock=alert,
     )

@@ -34,6 +34,13 @@ BUYER_DATA = [
     f"b-resend:{HUGE}:0",
     f"b-resend:{BEYOND_64_BITS}:0",
     "b-menu:delete_everything",
+    f"b-watch:{HUGE}:on:0",
+    f"b-watch:{BEYOND_64_BITS}:off:0",
+    "b-watch:1:always:0",
+    "b-watch:0:on:0",
+    f"b-watch:1:on:{HUGE}",
+    f"b-unwatch:{HUGE}",
+    "b-unwatch:-1",
 ]
 OWNER_DATA = [
     f"admp:{HUGE}",

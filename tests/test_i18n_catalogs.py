@@ -135,6 +135,8 @@ def test_texts_with_a_count_have_plural_forms() -> None:
         "owner.export.stock",
         "owner.export.stock_files",
         "buyer.reviews.button",
+        "buyer.restock.limit",
+        "owner.stock.restock",
         "buyer.reviews.card",
         "owner.broadcast.started",
         "owner.product.ask_title",

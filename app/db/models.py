@@ -49,6 +49,11 @@ class BroadcastStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class BroadcastKind(enum.StrEnum):
+    ALL = "all"  # every user who has not blocked the bot (/broadcast, the panel)
+    RESTOCK = "restock"  # the watchers of one product that is back in stock
+
+
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"  # an item is reserved and an invoice was sent
     EXPIRED = "expired"  # the reservation ran out before any payment
@@ -282,11 +287,18 @@ class Broadcast(TimestampMixin, Base):
     """A message to every user, sent in user-id order; ``last_user_id`` lets a restart resume.
 
     ``lease_until`` is held by the process that is sending, so that one replica sends at a time.
+    A ``restock`` broadcast goes to the watchers of ``product_id`` instead (the watches up to
+    ``audience_until``: a watch made after it was enqueued waits for the next restock).
     """
 
     __tablename__ = "broadcasts"
     __table_args__ = (
         CheckConstraint(f"status IN ({_values(BroadcastStatus)})", name="status_known"),
+        CheckConstraint(f"kind IN ({_values(BroadcastKind)})", name="kind_known"),
+        CheckConstraint(
+            "(kind = 'restock') = (product_id IS NOT NULL AND audience_until IS NOT NULL)",
+            name="restock_audience",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -299,6 +311,30 @@ class Broadcast(TimestampMixin, Base):
     failed: Mapped[int] = mapped_column(default=0, server_default="0")
     lease_until: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    kind: Mapped[str] = mapped_column(
+        String(16), default=BroadcastKind.ALL, server_default=BroadcastKind.ALL.value
+    )
+    product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), comment="restock: the product back"
+    )
+    audience_until: Mapped[int | None] = mapped_column(
+        comment="restock: the last watch (restock_watches.id) of its audience"
+    )
+
+
+class RestockWatch(TimestampMixin, Base):
+    """A buyer waiting for a sold-out product; deleted when told it is back (or on leaving).
+
+    The restock alert walks a product's watches in user-id order (the unique constraint's
+    index); a buyer's own list (/alerts) reads the user-id index.
+    """
+
+    __tablename__ = "restock_watches"
+    __table_args__ = (UniqueConstraint("product_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
 
 
 class Payment(Base):

@@ -7,6 +7,7 @@ from aiogram import Router
 
 from app.handlers import (
     admin,
+    alerts,
     cart,
     catalog,
     checkout,
@@ -34,6 +35,7 @@ def build_root_router() -> Router:
         info.router(),
         search.router(),
         reviews.router(),
+        alerts.router(),
         admin.router(),
         fallback.router(),  # last: answers whatever nobody else took
     )

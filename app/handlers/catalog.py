@@ -14,7 +14,8 @@ from app.db.uow import read
 from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
-from app.services import catalog
+from app.keyboards import restock as restock_kb
+from app.services import catalog, restock
 from app.services.availability import LEFT_CAP
 from app.services.catalog import OTHER, CategoryRow, ProductCard
 from app.services.paging import Page, paginate
@@ -143,12 +144,17 @@ async def product(
 ) -> None:
     async with read(session, autocommit=True):
         card = await catalog.product_card(session, callback_data.id, query.from_user.id)
+        watching = await restock.card_watch(session, card, query.from_user.id)
     if card is None:
         await query.answer(t("buyer.catalog.gone"), show_alert=True)
         return
     top = max(1, min(settings.max_quantity, card.left))  # the quantity a buyer may choose
-    markup = kb.product_card(t, card, callback_data.page, max_qty=top)
-    await show(query, bot, card_text(t, card), markup)
+    page = callback_data.page
+    markup = kb.product_card(t, card, page, max_qty=top)
+    text, markup = restock_kb.with_watch(
+        t, card_text(t, card), markup, card.id, watching=watching, page=page
+    )
+    await show(query, bot, text, markup)
 
 
 def router() -> Router:

@@ -7,6 +7,9 @@ Only the holder of the lease sends. The lease is a time in ``lease_until``; the 
 the exact value it wrote (its token) and makes every write conditional on it (compare-and-set),
 renewing it with each write. A replica whose lease ran out therefore stops instead of sending
 twice.
+
+A ``restock`` broadcast (:mod:`app.services.restock`) goes to one product's watchers instead
+of every user; a product's restock alerts are claimed one at a time, oldest first.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
-from app.db.models import Broadcast, BroadcastStatus, User
+from app.db.models import Broadcast, BroadcastKind, BroadcastStatus, User
+from app.services import restock
+from app.services.restock import restock_turn
 
 DEFAULT_RATE = 25.0  # messages per second; Telegram allows about 30 to different chats
 # Renewed with every write; longer than one API call may take (aiogram's default timeout is
@@ -36,6 +41,20 @@ class Delivery(enum.Enum):
 
 class LeaseLostError(Exception):
     """Another process took the broadcast over, or it was cancelled or finished."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a broadcast sends and to whom, as its sender reads it when it takes it."""
+
+    text: str  # the owner's text; for a restock alert, the product's title
+    cursor: int  # the last user done
+    product_id: int | None = None  # a restock alert: the product back in stock
+    audience_until: int = 0  # a restock alert: its last watch
+
+    @property
+    def restock(self) -> bool:
+        return self.product_id is not None
 
 
 @dataclass(frozen=True)
@@ -62,10 +81,13 @@ async def audience_size(session: AsyncSession) -> int:
 
 
 async def cancel_running(session: AsyncSession) -> list[int]:
-    """Cancel every running broadcast; a sender stops at its next write."""
+    """Cancel every running broadcast (restock alerts go on); a sender stops at its next write."""
     stmt = (
         update(Broadcast)
-        .where(Broadcast.status == BroadcastStatus.RUNNING.value)
+        .where(
+            Broadcast.status == BroadcastStatus.RUNNING.value,
+            Broadcast.kind == BroadcastKind.ALL.value,
+        )
         .values(status=BroadcastStatus.CANCELLED.value, finished_at=utcnow(), lease_until=None)
         .returning(Broadcast.id)
     )
@@ -73,12 +95,13 @@ async def cancel_running(session: AsyncSession) -> list[int]:
 
 
 async def claimable_broadcasts(session: AsyncSession) -> list[int]:
-    """Running broadcasts whose lease is free or expired."""
+    """Running broadcasts whose lease is free or expired (and whose turn it is)."""
     stmt = (
         select(Broadcast.id)
         .where(
             Broadcast.status == BroadcastStatus.RUNNING.value,
             or_(Broadcast.lease_until.is_(None), Broadcast.lease_until < utcnow()),
+            restock_turn(),
         )
         .order_by(Broadcast.id)
     )
@@ -95,6 +118,7 @@ async def take_lease(session: AsyncSession, broadcast_id: int, seconds: float) -
             Broadcast.id == broadcast_id,
             Broadcast.status == BroadcastStatus.RUNNING.value,
             or_(Broadcast.lease_until.is_(None), Broadcast.lease_until < now),
+            restock_turn(),
         )
         .values(lease_until=token)
         .returning(Broadcast.id)
@@ -102,21 +126,40 @@ async def take_lease(session: AsyncSession, broadcast_id: int, seconds: float) -
     return token if taken is not None else None
 
 
-async def text_and_cursor(session: AsyncSession, broadcast_id: int) -> tuple[str, int]:
+async def plan(session: AsyncSession, broadcast_id: int) -> Plan:
     broadcast = await session.get(Broadcast, broadcast_id)
     assert broadcast is not None
-    return broadcast.text, broadcast.last_user_id
+    if broadcast.kind == BroadcastKind.RESTOCK.value:
+        assert broadcast.product_id is not None and broadcast.audience_until is not None
+        return Plan(
+            broadcast.text, broadcast.last_user_id, broadcast.product_id, broadcast.audience_until
+        )
+    return Plan(broadcast.text, broadcast.last_user_id)
 
 
-async def next_recipients(session: AsyncSession, cursor: int, limit: int = BATCH) -> list[int]:
-    """The next users after ``cursor`` (in id order) who have not blocked the bot."""
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    language_code: str | None
+
+
+async def next_recipients(
+    session: AsyncSession, plan: Plan, cursor: int, limit: int = BATCH
+) -> list[Recipient]:
+    """The next users after ``cursor`` (in id order) who have not blocked the bot: every such
+    user, or for a restock alert the product's watchers in its audience."""
+    if plan.product_id is not None:
+        rows = await restock.audience_batch(
+            session, plan.product_id, plan.audience_until, cursor, limit
+        )
+        return [Recipient(*row) for row in rows]
     stmt = (
-        select(User.id)
+        select(User.id, User.language_code)
         .where(User.id > cursor, User.is_blocked.is_(False))
         .order_by(User.id)
         .limit(limit)
     )
-    return list(await session.scalars(stmt))
+    return [Recipient(*row) for row in await session.execute(stmt)]
 
 
 def _owned(broadcast_id: int, token: datetime) -> list[ColumnElement[bool]]:

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import ItemKind, ItemStatus, StockItem
+from app.services.restock import Enqueued
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_CSV_FIELD = 128 * 1024  # characters; the csv module's own default limit
@@ -86,6 +87,7 @@ class ImportResult:
     duplicates: int
     blank: int
     header: str | None = None
+    restock: Enqueued | None = None  # the alert to the product's watchers, if it has any
 
 
 def fingerprint(content: str) -> str:

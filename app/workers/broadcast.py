@@ -1,8 +1,10 @@
 """The broadcast worker: sends broadcasts in the background, under their lease.
 
 At startup a watcher task looks for running broadcasts whose lease is free or expired (left by
-a restart, or by a replica that died) and sends them; it looks again every half lease period,
-so a standby replica takes over from a dead one. Shutdown cancels everything and gives leases
+a restart, by a replica that died, or written by another process: the admin panel, a restock
+alert enqueued by ``python -m app stock import``) and sends them; it looks again every
+``BROADCAST_POLL_INTERVAL`` (at most half a lease period), so a standby replica takes over from
+a dead one. Shutdown cancels everything and gives leases
 back. Tasks run in a fresh context: they belong to no update (no update session, no log
 context).
 
@@ -35,11 +37,14 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.types import InlineKeyboardMarkup
 
 from app.config import Settings
 from app.db.uow import SessionFactory, read, transaction
 from app.i18n import translator
+from app.keyboards import restock as restock_kb
 from app.services import broadcast as broadcasts
+from app.services import restock
 from app.services.broadcast import DEFAULT_RATE, LEASE_SECONDS, Delivery, LeaseLostError
 
 log = structlog.get_logger(__name__)
@@ -48,6 +53,7 @@ MANAGER_KEY = "broadcasts"
 MAX_RETRY_AFTER = 5  # 429s for one user before giving up on them
 MAX_TRANSIENT = 3  # network/5xx errors for one user before giving up on them
 SEND_TIMEOUT = 20  # seconds for one sendMessage; at most a third of the lease (whole seconds)
+POLL_INTERVAL = 10.0  # seconds between two looks for broadcasts to send (BROADCAST_POLL_INTERVAL)
 
 
 def transient_backoff(failures: int, lease_seconds: float) -> float:
@@ -103,6 +109,7 @@ class BroadcastSender:
         self.lease_seconds = lease_seconds
         self.send_timeout = max(1, min(SEND_TIMEOUT, int(lease_seconds / 3)))
         self.token: datetime | None = None
+        self.plan = broadcasts.Plan("", 0)  # read when the lease is taken
 
     async def run(self) -> bool:
         """Send to everyone left; True when this process finished the broadcast."""
@@ -124,25 +131,61 @@ class BroadcastSender:
 
     async def _send_all(self) -> None:
         async with self.factory() as session, read(session):
-            text, cursor = await broadcasts.text_and_cursor(session, self.broadcast_id)
+            self.plan = plan = await broadcasts.plan(session, self.broadcast_id)
+        cursor = plan.cursor
         while True:
             async with self.factory() as session, read(session):
-                user_ids = await broadcasts.next_recipients(session, cursor)
-            if not user_ids:
+                if plan.product_id is not None and not await restock.on_sale(
+                    session, plan.product_id
+                ):
+                    # Sold out (or off sale) again: the watches left wait for the next restock.
+                    log.info("restock alert ends: the product is not on sale", **self._about())
+                    return
+                batch = await broadcasts.next_recipients(session, plan, cursor)
+            if not batch:
                 return
-            for user_id in user_ids:
-                outcome = await self._deliver(user_id, text)
-                await self._progress(user_id, outcome)
-                cursor = user_id
+            for recipient in batch:
+                cursor = recipient.user_id
+                if plan.product_id is not None and not await self._still_watching(recipient):
+                    continue  # left the list since the batch was read
+                text, markup = self._message(plan, recipient)
+                outcome = await self._deliver(recipient.user_id, text, markup)
+                await self._progress(recipient.user_id, outcome)
 
-    async def _deliver(self, user_id: int, text: str) -> Delivery:
+    def _about(self) -> dict[str, int | None]:
+        return {"broadcast_id": self.broadcast_id, "product_id": self.plan.product_id}
+
+    async def _still_watching(self, recipient: broadcasts.Recipient) -> bool:
+        plan = self.plan
+        assert plan.product_id is not None
+        async with self.factory() as session, read(session):
+            return await restock.still_watching(
+                session, recipient.user_id, plan.product_id, plan.audience_until
+            )
+
+    @staticmethod
+    def _message(
+        plan: broadcasts.Plan, recipient: broadcasts.Recipient
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """The owner's text as written; a restock alert in the watcher's language."""
+        if plan.product_id is None:
+            return plan.text, None
+        t = translator(recipient.language_code)
+        markup = restock_kb.back_in_stock(t, plan.product_id)
+        return t("buyer.restock.back", title=plan.text), markup
+
+    async def _deliver(
+        self, user_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> Delivery:
         loop = asyncio.get_running_loop()
         started = loop.time()
         retry_afters = transient = 0
         while True:
             await self.limiter.wait()
             try:
-                await self.bot.send_message(user_id, text, request_timeout=self.send_timeout)
+                await self.bot.send_message(
+                    user_id, text, reply_markup=markup, request_timeout=self.send_timeout
+                )
             except TelegramRetryAfter as exc:
                 retry_afters += 1
                 if retry_afters > MAX_RETRY_AFTER:
@@ -195,6 +238,10 @@ class BroadcastSender:
                 user_id=user_id,
                 outcome=outcome,
             )
+            product_id = self.plan.product_id
+            if product_id is not None and outcome is not Delivery.FAILED:
+                # Told, or blocked the bot: the watch is done, with the send it records.
+                await restock.told(session, user_id, product_id)
 
     async def _finish(self) -> None:
         async with transaction(self.factory) as session:
@@ -202,7 +249,9 @@ class BroadcastSender:
                 session, self.broadcast_id, self._held(), self.lease_seconds
             )
         counts = {"sent": done.sent, "blocked": done.blocked, "failed": done.failed}
-        log.info("broadcast done", broadcast_id=self.broadcast_id, **counts)
+        log.info("broadcast done", **self._about(), **counts)
+        if self.plan.product_id is not None:
+            return  # a restock alert: the shop's own, nobody to report to
         t = translator(done.language_code)
         report = t("owner.broadcast.done", id=self.broadcast_id, **counts)
         try:
@@ -230,11 +279,13 @@ class BroadcastManager:
         *,
         rate: float = DEFAULT_RATE,
         lease_seconds: float = LEASE_SECONDS,
+        poll_interval: float = POLL_INTERVAL,
     ) -> None:
         self.bot = bot
         self.factory = factory
         self.limiter = RateLimiter(rate)  # one per process: all broadcasts share the budget
         self.lease_seconds = lease_seconds
+        self.poll_interval = min(poll_interval, lease_seconds / 2)
         self.tasks: dict[int, asyncio.Task[bool]] = {}
         self._watcher: asyncio.Task[None] | None = None
 
@@ -270,7 +321,7 @@ class BroadcastManager:
                     self.launch(broadcast_id)
             except Exception:
                 log.exception("could not look for broadcasts to resume")
-            await asyncio.sleep(self.lease_seconds / 2)
+            await asyncio.sleep(self.poll_interval)
 
     async def stop(self) -> None:
         tasks = [t for t in (self._watcher, *self.tasks.values()) if t is not None]
@@ -285,7 +336,12 @@ async def start_broadcasts(
     dispatcher: Dispatcher, bot: Bot, session_factory: SessionFactory, settings: Settings
 ) -> None:
     """A startup hook (after the schema is at head): resume broadcasts left running."""
-    manager = BroadcastManager(bot, session_factory, rate=settings.broadcast_rate)
+    manager = BroadcastManager(
+        bot,
+        session_factory,
+        rate=settings.broadcast_rate,
+        poll_interval=settings.broadcast_poll_interval,
+    )
     dispatcher[MANAGER_KEY] = manager
     manager.start()
 

@@ -81,6 +81,8 @@ async def _import(request: Request, slug: str, upload: UploadFile) -> dict[str, 
     )
     if result.header is not None:
         report += Markup("<br>") + text("owner.stock.header_skipped", header=result.header)
+    if result.restock is not None:  # the bot's broadcast worker sends it
+        report += Markup("<br>") + text("owner.stock.restock", n=result.restock.watchers)
     return {"report": report, "result": result, "chosen": slug}
 
 

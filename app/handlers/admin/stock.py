@@ -96,6 +96,8 @@ async def _import(
     )
     if result.header is not None:
         text += "\n" + t("owner.stock.header_skipped", header=result.header)
+    if result.restock is not None:
+        text += "\n" + t("owner.stock.restock", n=result.restock.watchers)
     if in_dialog:
         text += "\n" + t("owner.stock.more")
     await reply(message, text)

@@ -1,0 +1,263 @@
+"""Restock alerts through the real Dispatcher and the fake Bot API, on SQLite and PostgreSQL:
+buyers join a sold-out product's watch list from its card, any stock import tells each of them
+once (a 403 from one stops nobody else), leaving the list means no message, and a sender
+stopped mid-way resumes without telling anyone twice."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL
+
+from app.db.models import Broadcast, BroadcastKind, RestockWatch, User
+from app.i18n import translator
+from app.services import stock
+from app.stock_import import import_items
+from tests.fake_api import FakeBotAPI
+from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
+from tests.processes import clean_env, url_env
+from tests.shop_helpers import Customer, SessionFactory, buttons, eventually, seed_product
+
+en = translator("en")
+ru = translator("ru")
+FAST = pytest.mark.settings(broadcast_poll_interval=0.2)  # the worker looks 5 times a second
+BACK = "is back in stock"
+
+
+async def open_card(buyer: Customer, title: str) -> None:
+    await buyer.send("/start")
+    await buyer.press(en("buyer.menu.catalog"))
+    await buyer.press(title)
+
+
+async def watch(buyer: Customer, title: str) -> None:
+    """From /start to the product's card, then 🔔 Notify me."""
+    await open_card(buyer, title)
+    answer = await buyer.press(en("buyer.restock.notify"))
+    assert answer is not None and answer.get("text") == en("buyer.restock.joined")
+    card = buyer.screen()
+    assert en("buyer.restock.watching") in card["text"]
+    labels = [b["text"] for b in buttons(card)]
+    assert en("buyer.restock.stop") in labels and en("buyer.restock.notify") not in labels
+
+
+def alerts_to(api: FakeBotAPI, user_id: int) -> list[str]:
+    return [m["text"] for m in api.sent_to(user_id) if BACK in m.get("text", "")]
+
+
+async def watches(factory: SessionFactory) -> list[tuple[int, int]]:
+    async with factory() as session:
+        rows = await session.execute(
+            select(RestockWatch.user_id, RestockWatch.product_id).order_by(RestockWatch.user_id)
+        )
+        return [(user_id, product_id) for user_id, product_id in rows]
+
+
+async def restock_alerts(factory: SessionFactory) -> list[Broadcast]:
+    async with factory() as session:
+        query = select(Broadcast).where(Broadcast.kind == BroadcastKind.RESTOCK.value)
+        return list(await session.scalars(query.order_by(Broadcast.id)))
+
+
+async def done(factory: SessionFactory) -> bool:
+    alerts = await restock_alerts(factory)
+    return bool(alerts) and all(alert.status == "done" for alert in alerts)
+
+
+@FAST
+async def test_a_restock_tells_each_watcher_once_despite_a_403(shop: RunningBot) -> None:
+    api, factory = shop.api, shop.session_factory
+    product = await seed_product(factory, "Game key", 10, slug="game-key")  # sold out
+    owner = Customer(api, shop.tracker, ADMIN_ID)
+    watchers = [Customer(api, shop.tracker, 5001 + i) for i in range(3)]
+    watchers.append(Customer(api, shop.tracker, 5004, language_code="ru"))
+    for buyer in watchers[:3]:
+        await watch(buyer, "Game key")
+    russian = watchers[3]
+    await russian.send("/start")
+    await russian.press(ru("buyer.menu.catalog"))
+    await russian.press("Game key")
+    await russian.press(ru("buyer.restock.notify"))
+    assert ru("buyer.restock.watching") in russian.screen()["text"]
+    await watchers[0].press_data(f"b-watch:{product}:on:0")  # an older card's button: no-op
+    assert [user for user, _ in await watches(factory)] == [5001, 5002, 5003, 5004]
+    api.block_user(5002)
+
+    await owner.send("/stock game-key\nKEY-1\nKEY-2")
+    assert owner.texts()[-1].endswith("4 buyers waiting for it will be told it is back.")
+    await eventually(lambda: done(factory), "the restock alert is sent")
+
+    for buyer in (watchers[0], watchers[2]):
+        assert alerts_to(api, buyer.user_id) == ["🔔 Game key is back in stock!"]
+    assert api.sent_to(5004)[-1]["text"] == "🔔 Game key снова в наличии!"
+    assert alerts_to(api, 5002) == []
+    (alert,) = await restock_alerts(factory)
+    assert (alert.product_id, alert.sent, alert.blocked, alert.failed) == (product, 3, 1, 0)
+    assert alert.created_by == 0  # the shop's own: no report to an owner
+    assert not any("Broadcast #" in text for text in owner.texts())
+    assert await watches(factory) == []  # each watch gone with its send
+    async with factory() as session:
+        assert await session.scalar(select(User.is_blocked).where(User.id == 5002)) is True
+
+    # The alert's button opens the card, which sells now.
+    await watchers[0].press(en("buyer.restock.open"))
+    card = watchers[0].screen()
+    assert "Game key" in card["text"] and any("Buy" in b["text"] for b in buttons(card))
+    assert not any(en("buyer.restock.notify") in b["text"] for b in buttons(card))
+
+    # Restocking again tells nobody again: nobody is waiting any more.
+    await owner.send("/stock game-key\nKEY-3")
+    assert len(await restock_alerts(factory)) == 1
+    await owner.send("/stock game-key\nKEY-4")
+    assert "waiting for it" not in owner.texts()[-1]
+    # One attempt each in all (the blocked one's was refused), across the three imports.
+    attempts = Counter(
+        p["chat_id"]
+        for p in api.calls_of("sendMessage")
+        if p["chat_id"] != ADMIN_ID and "Game key</b>" in p["text"]
+    )
+    assert attempts == {5001: 1, 5002: 1, 5003: 1, 5004: 1}
+
+
+@FAST
+async def test_leaving_the_list_means_no_message(shop: RunningBot) -> None:
+    api, factory = shop.api, shop.session_factory
+    await seed_product(factory, "Gift card", 20, slug="gift-card")
+    await seed_product(factory, "Voucher", 30, slug="voucher")
+    from_card = Customer(api, shop.tracker, 5101)
+    from_list = Customer(api, shop.tracker, 5102)
+    stays = Customer(api, shop.tracker, 5103)
+    await watch(from_card, "Gift card")
+    answer = await from_card.press(en("buyer.restock.stop"))
+    assert answer is not None and answer.get("text") == en("buyer.restock.left")
+    card = from_card.screen()
+    assert en("buyer.restock.watching") not in card["text"]
+    assert any(en("buyer.restock.notify") in b["text"] for b in buttons(card))
+
+    await watch(from_list, "Gift card")
+    await from_list.send("/start")
+    await from_list.press(en("buyer.menu.catalog"))
+    await from_list.press("Voucher")
+    await from_list.press(en("buyer.restock.notify"))
+    await from_list.send("/alerts")
+    listing = from_list.screen()
+    assert listing["text"].splitlines()[-2:] == ["• Gift card", "• Voucher"]
+    await from_list.press(en("buyer.restock.leave", title="Gift card"))
+    assert from_list.screen()["text"].splitlines()[-1] == "• Voucher"
+    await from_list.press(en("buyer.restock.leave", title="Voucher"))
+    assert from_list.screen()["text"] == en("buyer.restock.none")
+    await watch(stays, "Gift card")
+
+    owner = Customer(api, shop.tracker, ADMIN_ID)
+    await owner.send("/stock gift-card\nG-1")
+    await owner.send("/stock voucher\nV-1")
+    await eventually(lambda: done(factory), "the restock alert is sent")
+    (alert,) = await restock_alerts(factory)  # the voucher had nobody waiting any more
+    assert alert.sent == 1
+    assert alerts_to(api, 5103) == ["🔔 Gift card is back in stock!"]
+    assert alerts_to(api, 5101) == alerts_to(api, 5102) == []
+
+
+@FAST
+async def test_watching_needs_a_sold_out_product_on_sale(shop: RunningBot) -> None:
+    api, factory = shop.api, shop.session_factory
+    in_stock = await seed_product(factory, "Key", 10, ["K1"], slug="key")
+    hidden = await seed_product(factory, "Hidden", 10, slug="hidden", is_active=False)
+    buyer = Customer(api, shop.tracker, 5201)
+    await open_card(buyer, "Key")
+    assert not any(en("buyer.restock.notify") in b["text"] for b in buttons(buyer.screen()))
+    answer = await buyer.press_data(f"b-watch:{in_stock}:on:0")  # a button from before
+    assert answer is not None and answer.get("text") == en("buyer.restock.in_stock")
+    assert any("Buy" in b["text"] for b in buttons(buyer.screen()))
+    answer = await buyer.press_data(f"b-watch:{hidden}:on:0")
+    assert answer is not None and answer.get("text") == en("buyer.catalog.gone")
+    answer = await buyer.press_data(f"b-unwatch:{hidden}")  # nothing to leave: the list again
+    assert buyer.screen()["text"] == en("buyer.restock.none")
+    assert await watches(factory) == []
+
+
+@FAST
+async def test_a_cli_import_while_the_bot_runs_tells_the_watchers(
+    shop: RunningBot, db_url: URL, tmp_path: Path
+) -> None:
+    api, factory = shop.api, shop.session_factory
+    await seed_product(factory, "Game key", 10, slug="game-key")
+    buyers = [Customer(api, shop.tracker, 5301 + i) for i in range(2)]
+    for buyer in buyers:
+        await watch(buyer, "Game key")
+    env = clean_env()  # no BOT_TOKEN: the shop commands need only the database
+    env.update(DATABASE_URL=url_env(db_url), LOG_FORMAT="json", SCHEMA_WAIT_TIMEOUT="5")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", "--no-migrate", "stock", "import", "--product", "game-key",
+        "-",
+        cwd=tmp_path,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(b"CLI-1\nCLI-2\n"), timeout=120)
+    assert process.returncode == 0, err.decode()
+    assert "game-key: added 2" in out.decode()
+    assert "2 buyers waiting for it will be told" in out.decode()
+    await eventually(lambda: done(factory), "the bot's worker sends the CLI's alert")
+    for buyer in buyers:
+        assert alerts_to(api, buyer.user_id) == ["🔔 Game key is back in stock!"]
+
+
+async def test_a_stopped_sender_resumes_and_tells_nobody_twice(
+    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+) -> None:
+    users = list(range(5401, 5406))
+    fake_api.start_bot(*users)
+    product = await seed_product(session_factory, "Game key", 10, slug="game-key")
+    async with session_factory() as session:
+        session.add_all(User(id=user_id, first_name=f"U{user_id}") for user_id in users)
+        await session.flush()
+        session.add_all(RestockWatch(user_id=user_id, product_id=product) for user_id in users)
+        await session.commit()
+        result = await import_items(session, product, stock.read_upload("K1\nK2\n"))
+    assert result.restock is not None and result.restock.watchers == 5
+    async with session_factory() as session:  # joins after the restock: waits for the next
+        session.add(User(id=5400, first_name="Late"))
+        await session.flush()
+        session.add(RestockWatch(user_id=5400, product_id=product))
+        await session.commit()
+    fake_api.start_bot(5400)
+
+    reached = asyncio.Event()
+
+    def third_send(params: dict[str, object]) -> None:
+        if params["chat_id"] == 5403:
+            reached.set()
+
+    fake_api.on_call("sendMessage", third_send)
+    # The third watcher's first send hangs, then fails (nothing delivered): the bot stops then.
+    fake_api.fail_next("sendMessage", 502, "Bad Gateway", chat_id=5403, delay=60)
+    settings = make_settings(db_url, fake_api.url, broadcast_poll_interval=0.2)
+    async with running_bot(fake_api, settings):
+        await asyncio.wait_for(reached.wait(), timeout=30)
+    (stopped,) = await restock_alerts(session_factory)
+    assert (stopped.status, stopped.last_user_id, stopped.sent) == ("running", 5402, 2)
+    assert stopped.lease_until is None  # given back at shutdown
+    assert [user for user, _ in await watches(session_factory)] == [5400, 5403, 5404, 5405]
+
+    async with running_bot(fake_api, settings):
+        await eventually(lambda: done(session_factory), "the restarted bot finishes the alert")
+    delivered = Counter(
+        chat for chat, message in fake_api.store.sent if BACK in message.get("text", "")
+    )
+    assert delivered == dict.fromkeys(users, 1)  # everyone once; the late watcher not yet
+    (finished,) = await restock_alerts(session_factory)
+    assert (finished.sent, finished.blocked, finished.failed) == (5, 0, 0)
+    assert await watches(session_factory) == [(5400, product)]
+    async with session_factory() as session:
+        late = await import_items(session, product, stock.read_upload("K3\n"))
+        count = await session.scalar(select(func.count(Broadcast.id)))
+    assert late.restock is not None and late.restock.watchers == 1  # the next restock
+    assert count == 2
