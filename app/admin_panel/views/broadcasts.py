@@ -1,8 +1,9 @@
 """Broadcasts: their progress, a new one, and stopping the one that runs.
 
-A broadcast started here is a row the bot's broadcast watcher picks up (within half a lease,
-``LEASE_SECONDS / 2``) and sends under its lease, throttled as /broadcast is; the panel never
-calls Telegram for it. The text is sent as typed (plain text, HTML-escaped).
+A broadcast started here is a row the bot's broadcast watcher picks up (within
+``BROADCAST_POLL_INTERVAL``) and sends under its lease, throttled as /broadcast is; the panel
+never calls Telegram for it. The text is sent as typed (plain text, HTML-escaped). The list
+also shows the restock alerts (kind "restock": the product's title is their text).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class BroadcastView(ModelView, model=Broadcast):
     can_export = False
     column_list: ClassVar[Any] = [
         Broadcast.id,
+        Broadcast.kind,
         Broadcast.status,
         Broadcast.sent,
         Broadcast.created_at,
@@ -48,6 +50,7 @@ class BroadcastView(ModelView, model=Broadcast):
     ]
     column_details_list: ClassVar[Any] = [
         Broadcast.id,
+        Broadcast.kind,
         Broadcast.status,
         Broadcast.text,
         Broadcast.sent,
