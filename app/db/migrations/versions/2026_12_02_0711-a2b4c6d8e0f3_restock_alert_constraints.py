@@ -1,8 +1,8 @@
 """restock alerts: validate the broadcasts' new checks and foreign key
 
-Revision ID: e5f7a9b1c3d6
-Revises: d4e6f8a0b2c4
-Create Date: 2026-12-02 07:01:00.000000+00:00
+Revision ID: a2b4c6d8e0f3
+Revises: f1a3c5e7b9d2
+Create Date: 2026-12-02 07:11:00.000000+00:00
 
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from app.db.online_ddl import validate_constraint
 
-revision: str = "e5f7a9b1c3d6"
-down_revision: str | Sequence[str] | None = "d4e6f8a0b2c4"
+revision: str = "a2b4c6d8e0f3"
+down_revision: str | Sequence[str] | None = "f1a3c5e7b9d2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """restock alerts: buyers' watches of sold-out products, restock broadcasts
 
-Revision ID: d4e6f8a0b2c4
-Revises: c3d5f7a9b1e2
-Create Date: 2026-12-02 07:00:00.000000+00:00
+Revision ID: f1a3c5e7b9d2
+Revises: e5f7a9b1c3d5
+Create Date: 2026-12-02 07:10:00.000000+00:00
 
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "d4e6f8a0b2c4"
-down_revision: str | Sequence[str] | None = "c3d5f7a9b1e2"
+revision: str = "f1a3c5e7b9d2"
+down_revision: str | Sequence[str] | None = "e5f7a9b1c3d5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
