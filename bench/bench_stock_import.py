@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import normalize_database_url
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import migrate
+from app.db.uow import write
 from app.services import stock
 from app.services.stock import ParsedUpload
-from app.services.tx import begin_write
 from app.stock_import import BATCH_ROWS, import_items
 from tests.harness import make_settings
 from tests.shop_helpers import seed_product
@@ -40,10 +40,9 @@ Importer = Callable[[AsyncSession, int, ParsedUpload], Awaitable[object]]
 
 async def one_transaction(session: AsyncSession, product_id: int, parsed: ParsedUpload) -> None:
     items = stock.unique_items(parsed)
-    await begin_write(session)
-    for start in range(0, len(items), BATCH_ROWS):
-        await stock.insert_items(session, product_id, items[start : start + BATCH_ROWS])
-    await session.commit()
+    async with write(session):
+        for start in range(0, len(items), BATCH_ROWS):
+            await stock.insert_items(session, product_id, items[start : start + BATCH_ROWS])
 
 
 async def batched(session: AsyncSession, product_id: int, parsed: ParsedUpload) -> None:

@@ -1,6 +1,8 @@
-"""TransactionGuard fires when a Bot API call is made while the update's transaction is open:
-strict (the tests) raises, otherwise the call goes on and an error is logged. The handlers
-here go through the shop's own session middleware and Bot, fed one update each."""
+"""TransactionGuard fires when a Bot API call is made while the update's transaction is open
+(inside a uow block, or after a read left open): strict (the tests) raises, otherwise the call
+goes on and an error is logged. The session middleware never commits: what a handler left open
+is rolled back. The handlers here go through the shop's own session middleware and Bot, fed one
+update each. Also the blocks' own rules: no nesting, no writes in a read block."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bot.factory import create_bot
 from app.config import normalize_database_url
+from app.db import uow
+from app.db.models import User
 from app.logs import configure_logging
 from app.middlewares.db import DbSessionMiddleware, OpenTransactionError
 from tests.fake_api import FakeBotAPI
@@ -31,9 +35,25 @@ async def inside_the_transaction(message: Message, session: AsyncSession) -> Non
 
 
 async def after_the_commit(message: Message, session: AsyncSession) -> None:
-    await session.execute(text("SELECT 1"))
-    await session.commit()
+    async with uow.read(session):
+        await session.execute(text("SELECT 1"))
     await message.answer("sent after the commit")
+
+
+async def inside_a_read_block(message: Message, session: AsyncSession) -> None:
+    async with uow.read(session, autocommit=True):  # no BEGIN on PostgreSQL, still a block
+        await session.execute(text("SELECT 1"))
+        await message.answer("sent inside the read block")
+
+
+async def inside_a_write_block(message: Message, session: AsyncSession) -> None:
+    async with uow.write(session):
+        await message.answer("sent inside the write block")
+
+
+async def writes_without_a_block(message: Message, session: AsyncSession) -> None:
+    session.add(User(id=USER, first_name="Forgot"))
+    await session.flush()  # written, never committed: the middleware rolls it back
 
 
 async def _feed(
@@ -83,3 +103,47 @@ async def test_lenient_guard_logs_the_call_and_lets_it_through(
     assert _guard_errors(capsys) == []
     texts = [m["text"] for m in fake_api.sent_to(USER)]
     assert texts == ["sent while the transaction is open", "sent after the commit"]
+
+
+@pytest.mark.parametrize("reply", [inside_a_read_block, inside_a_write_block])
+async def test_strict_guard_refuses_a_call_inside_a_block(
+    fake_api: FakeBotAPI, session_factory: SessionFactory, reply: Reply
+) -> None:
+    with pytest.raises(OpenTransactionError, match="SendMessage called inside an open"):
+        await _feed(fake_api, session_factory, reply, strict=True)
+    assert fake_api.calls_of("sendMessage") == []
+
+
+async def test_the_middleware_never_commits_what_a_handler_left_open(
+    fake_api: FakeBotAPI, session_factory: SessionFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("DEBUG", json=True)
+    try:
+        capsys.readouterr()
+        await _feed(fake_api, session_factory, writes_without_a_block, strict=True)
+        records = [r for r in _guard_errors(capsys) if r["level"] == "debug"]
+    finally:
+        configure_logging("INFO", json=True)
+    assert [r["event"] for r in records] == ["transaction left open by the handler; rolled back"]
+    async with session_factory() as session:
+        assert await session.get(User, USER) is None
+
+
+async def test_blocks_do_not_nest_and_a_read_block_writes_nothing(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session:
+        async with uow.write(session):
+            with pytest.raises(uow.NestedBlockError):
+                async with uow.read(session):
+                    pass
+            session.add(User(id=USER, first_name="Kept"))
+        with pytest.raises(uow.ReadBlockWroteError):
+            async with uow.read(session):
+                session.add(User(id=USER + 1, first_name="Refused"))
+        async with uow.read(session, autocommit=True):  # blocks in turn are fine
+            kept = await session.get(User, USER)
+            refused = await session.get(User, USER + 1)
+        assert kept is not None
+        assert kept.first_name == "Kept"  # still loaded after the block: no expiry
+        assert refused is None

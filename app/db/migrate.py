@@ -9,7 +9,6 @@ its compatibility floor says this code still runs on it ("database ahead but com
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from app.db.compat import (
     read_state,
     revision_label,
 )
+from app.retry import GaveUpError, retry
 
 __all__ = ["SchemaError", "SchemaReport", "migrate", "wait_for_head"]
 
@@ -139,39 +139,63 @@ async def wait_for_head(
 ) -> SchemaReport:
     """``--no-migrate``: never run DDL; poll until another process brought the schema to head.
 
-    Polls every ``interval`` s; logs once when it starts waiting, then every ``log_every`` s.
+    Polls every ``interval`` s through :func:`app.retry.retry` (the start's one retry
+    mechanism); logs once when it starts waiting, then every ``log_every`` s.
     """
     started = time.perf_counter()
     script = ScriptDirectory.from_config(alembic_config(settings))
     head = script_head(script)
-    state = await schema_state(engine, script)
-    before = current = state.heads
-    deadline = started + settings.schema_wait_timeout
+    timeout = settings.schema_wait_timeout
+    before: tuple[str, ...] | None = None
     logged_at: float | None = None
-    while True:
+
+    async def at_head() -> SchemaReport:
+        nonlocal before
+        state = await schema_state(engine, script)
+        before = state.heads if before is None else before
         verdict = assess(state, script, head)
         if verdict is Verdict.AHEAD_COMPATIBLE:
             log_ahead(state, head)
-        if verdict is not Verdict.BEHIND:
-            return SchemaReport(before, current, head, time.perf_counter() - started)
+        if verdict is Verdict.BEHIND:
+            raise _SchemaBehindError(state.heads)
+        return SchemaReport(before, state.heads, head, time.perf_counter() - started)
+
+    def on_retry(_attempt: int, error: BaseException, _sleep: float) -> None:
+        nonlocal logged_at
         now = time.perf_counter()
-        left = deadline - now
-        if left <= 0:
-            raise SchemaError(
-                f"the database is at revision {revision_label(current)} "
-                f"but this code needs {head}; "
-                f"gave up after SCHEMA_WAIT_TIMEOUT={settings.schema_wait_timeout:g}s. "
-                "Run the migrating process (`python -m app` or `alembic upgrade head`) first"
-            )
         if logged_at is None or now - logged_at >= log_every:
             logged_at = now
+            assert isinstance(error, _SchemaBehindError)
             log.info(
                 "waiting for the schema to reach head",
-                current=revision_label(current),
+                current=revision_label(error.heads),
                 head=head,
                 waited_s=round(now - started, 1),
-                seconds_left=round(left, 1),
+                seconds_left=round(max(0.0, started + timeout - now), 1),
             )
-        await asyncio.sleep(min(interval, left))
-        state = await schema_state(engine, script)
-        current = state.heads
+
+    try:
+        return await retry(
+            at_head,
+            retry_on=lambda exc: isinstance(exc, _SchemaBehindError),
+            on_retry=on_retry,
+            within=timeout,
+            first=interval,
+            most=interval,
+        )
+    except GaveUpError as exc:
+        assert isinstance(exc.last, _SchemaBehindError)
+        raise SchemaError(
+            f"the database is at revision {revision_label(exc.last.heads)} "
+            f"but this code needs {head}; "
+            f"gave up after SCHEMA_WAIT_TIMEOUT={timeout:g}s. "
+            "Run the migrating process (`python -m app` or `alembic upgrade head`) first"
+        ) from None
+
+
+class _SchemaBehindError(Exception):
+    """The schema is not at head yet (worth waiting for)."""
+
+    def __init__(self, heads: tuple[str, ...]) -> None:
+        super().__init__(revision_label(heads))
+        self.heads = heads

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import WorkerLease
-from app.services.tx import dialect_name
+from app.db.uow import dialect_name
 
 _CREATE = {
     "postgresql": postgresql.insert(WorkerLease).on_conflict_do_nothing(),

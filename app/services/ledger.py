@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import Payment, PaymentSource, PendingPayment
-from app.services.tx import dialect_name
+from app.db.uow import dialect_name
 
 # A payment recorded from its update is settled by that update's handler right away; the
 # fulfilment worker leaves it alone for this long, and takes over if the handler never did.

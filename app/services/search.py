@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import Product
+from app.db.uow import dialect_name
 from app.services.availability import in_stock
 from app.services.catalog import NOW, PAGE_SIZE, ProductListing
 from app.services.paging import Page, clamp_page, paginate
-from app.services.tx import dialect_name
 
 MAX_WORDS = 8
 MAX_WORD = 32

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import User
-from app.services.tx import dialect_name
+from app.db.uow import dialect_name
 
 _REFRESHED = ("username", "first_name", "language_code", "is_blocked", "last_seen_at")
 
