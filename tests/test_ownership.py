@@ -10,10 +10,6 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent.parent / "app"
 ROOT = APP.parent
 OWNERS = {"app/db/uow.py", "app/db/migration_lock.py"}
-# Still commit inside, until their steps run in their callers' uow.write blocks.
-PENDING = {"app/services/orders.py", "app/services/tx.py"}
-# Still sends the goods (send_goods), until that moves to app/flows/delivery.py.
-PENDING_BOT = {"app/services/delivery.py"}
 
 
 def _modules() -> dict[str, ast.Module]:
@@ -54,17 +50,14 @@ def test_only_the_unit_of_work_commits() -> None:
     assert len(modules) > 50  # the tree was found
     committing = {path: lines for path, tree in modules.items() if (lines := _commits(tree))}
     assert committing.keys() >= OWNERS  # the check sees commits where they are
-    strays = {path: lines for path, lines in committing.items() if path not in OWNERS | PENDING}
+    strays = {path: lines for path, lines in committing.items() if path not in OWNERS}
     assert strays == {}, "commit outside app/db/uow.py: use uow.write/read blocks"
-    # A file that stopped committing leaves the exception list.
-    assert committing.keys() >= PENDING, PENDING - committing.keys()
 
 
 def test_services_never_import_the_bot() -> None:
     services = {p: t for p, t in _modules().items() if p.startswith("app/services/")}
     assert "app/services/broadcast.py" in services
-    importing = {path for path, tree in services.items() if _imports_bot(tree)}
-    assert importing - PENDING_BOT == set(), "services never call Telegram: use app/flows"
-    assert importing >= PENDING_BOT  # a file that stopped leaves the exception list
+    importing = [path for path, tree in services.items() if _imports_bot(tree)]
+    assert importing == [], "services never call Telegram: use app/flows"
     assert _imports_bot(ast.parse("from aiogram import Bot"))  # the check works
     assert _imports_bot(ast.parse("import aiogram\nx: aiogram.Bot"))

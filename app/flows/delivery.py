@@ -10,9 +10,10 @@ from datetime import timedelta
 import structlog
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BufferedInputFile
 
 from app.db.base import utcnow
-from app.db.models import OrderStatus
+from app.db.models import ItemKind, OrderStatus
 from app.db.uow import SessionFactory, read, transaction
 from app.i18n import Translator, translator
 from app.services import delivery
@@ -53,7 +54,7 @@ async def send(
     """Send goods whose lease the caller holds, then record the outcome."""
     order_id = goods.order_id
     try:
-        await delivery.send_goods(bot, translator(goods.language), goods)
+        await send_goods(bot, translator(goods.language), goods)
     except TelegramAPIError as exc:
         async with transaction(factory) as session:
             retry_at = await delivery.mark_failed(
@@ -84,7 +85,7 @@ async def redeliver(
     if goods is None or goods.user_id != user_id:
         return Sent.NOT_FOUND
     try:
-        await delivery.send_goods(bot, t, goods)
+        await send_goods(bot, t, goods)
     except TelegramAPIError as exc:
         log.warning("redelivery failed", order_id=order_id, error=exc.message)
         return Sent.FAILED
@@ -93,3 +94,19 @@ async def redeliver(
             await delivery.mark_delivered(session, order_id, utcnow())
     log.info("delivered again on request", order_id=order_id, buyer_id=user_id)
     return Sent.SENT
+
+
+async def send_goods(bot: Bot, t: Translator, goods: Goods) -> None:
+    """The goods in as few messages as fit: keys and codes inline, files as documents, a key
+    too long for a message as a .txt file. A failure raises; the whole order is sent again."""
+    messages, documents = delivery.message_batches(t, goods.units)
+    for text in messages:
+        await bot.send_message(goods.user_id, text)
+    for unit in documents:
+        if unit.kind == ItemKind.FILE:
+            caption = t("buyer.delivery.file", title=unit.title)
+            await bot.send_document(goods.user_id, document=unit.content, caption=caption)
+            continue
+        document = BufferedInputFile(unit.content.encode("utf-8"), filename=f"{unit.slug}.txt")
+        caption = t("buyer.delivery.long", title=unit.title)
+        await bot.send_document(goods.user_id, document=document, caption=caption)

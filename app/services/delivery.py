@@ -5,8 +5,9 @@ first: ``UPDATE … SET next_delivery_at = now + lease WHERE next_delivery_at <=
 for one caller only, so two copies of a payment update, the fulfilment worker and a second
 replica never send at the same time. A send that fails pushes the next attempt out with
 backoff; a process that dies mid-send leaves the lease to run out, and the worker sends again
-(the same key twice to its buyer beats none). Nothing here commits or calls Telegram, except
-:func:`send_goods`. The content itself (keys, codes, file ids) is never logged.
+(the same key twice to its buyer beats none). Nothing here commits or calls Telegram (the
+sends are :func:`app.flows.delivery.send_goods`). The content itself (keys, codes, file ids) is
+never logged.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from aiogram import Bot
-from aiogram.types import BufferedInputFile
 from sqlalchemy import (
     ColumnElement,
     String,
@@ -194,7 +193,7 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _batches(t: Translator, units: Sequence[Unit]) -> tuple[list[str], list[Unit]]:
+def message_batches(t: Translator, units: Sequence[Unit]) -> tuple[list[str], list[Unit]]:
     """Text units packed into as few messages as fit :data:`MESSAGE_LIMIT` (a key is never
     split); a key too long for any message is sent as a file, as files are."""
     messages: list[str] = []
@@ -211,22 +210,6 @@ def _batches(t: Translator, units: Sequence[Unit]) -> tuple[list[str], list[Unit
         else:
             messages.append(block)
     return messages, documents
-
-
-async def send_goods(bot: Bot, t: Translator, goods: Goods) -> None:
-    """The goods in as few messages as fit: keys and codes inline, files as documents, a key
-    too long for a message as a .txt file. A failure raises; the whole order is sent again."""
-    messages, documents = _batches(t, goods.units)
-    for text in messages:
-        await bot.send_message(goods.user_id, text)
-    for unit in documents:
-        if unit.kind == ItemKind.FILE:
-            caption = t("buyer.delivery.file", title=unit.title)
-            await bot.send_document(goods.user_id, document=unit.content, caption=caption)
-            continue
-        document = BufferedInputFile(unit.content.encode("utf-8"), filename=f"{unit.slug}.txt")
-        caption = t("buyer.delivery.long", title=unit.title)
-        await bot.send_document(goods.user_id, document=document, caption=caption)
 
 
 @dataclass(frozen=True)
