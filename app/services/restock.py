@@ -33,9 +33,9 @@ from app.db.models import (
     RestockWatch,
     User,
 )
+from app.db.uow import dialect_name
 from app.services.availability import in_stock
 from app.services.catalog import ProductCard
-from app.services.tx import dialect_name
 
 SHOP = 0  # created_by of a restock alert: the shop itself, not an owner
 MAX_WATCHES = 50  # per buyer: /alerts stays one message
