@@ -11,13 +11,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import URL
 
-from app.db.models import Broadcast, BroadcastKind, RestockWatch, User
+from app.bot.factory import create_bot
+from app.db.models import Broadcast, BroadcastKind, Product, RestockWatch, User
 from app.i18n import translator
 from app.services import stock
+from app.services.broadcast import claimable_broadcasts
 from app.stock_import import import_items
+from app.workers.broadcast import BroadcastSender, RateLimiter
 from tests.fake_api import FakeBotAPI
 from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
 from tests.processes import clean_env, url_env
@@ -26,6 +29,8 @@ from tests.shop_helpers import Customer, SessionFactory, buttons, eventually, se
 en = translator("en")
 ru = translator("ru")
 FAST = pytest.mark.settings(broadcast_poll_interval=0.2)  # the worker looks 5 times a second
+# The worker looks only at start: what /stock enqueues must be sent at once, not found later.
+AT_ONCE = pytest.mark.settings(broadcast_poll_interval=3600)
 BACK = "is back in stock"
 
 
@@ -69,8 +74,8 @@ async def done(factory: SessionFactory) -> bool:
     return bool(alerts) and all(alert.status == "done" for alert in alerts)
 
 
-@FAST
-async def test_a_restock_tells_each_watcher_once_despite_a_403(shop: RunningBot) -> None:
+@AT_ONCE
+async def test_a_restock_tells_each_watcher_once_despite_a_403_and_a_429(shop: RunningBot) -> None:
     api, factory = shop.api, shop.session_factory
     product = await seed_product(factory, "Game key", 10, slug="game-key")  # sold out
     owner = Customer(api, shop.tracker, ADMIN_ID)
@@ -87,6 +92,9 @@ async def test_a_restock_tells_each_watcher_once_despite_a_403(shop: RunningBot)
     await watchers[0].press_data(f"b-watch:{product}:on:0")  # an older card's button: no-op
     assert [user for user, _ in await watches(factory)] == [5001, 5002, 5003, 5004]
     api.block_user(5002)
+    api.fail_next(
+        "sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, chat_id=5003
+    )
 
     await owner.send("/stock game-key\nKEY-1\nKEY-2")
     assert owner.texts()[-1].endswith("4 buyers waiting for it will be told it is back.")
@@ -115,16 +123,17 @@ async def test_a_restock_tells_each_watcher_once_despite_a_403(shop: RunningBot)
     assert len(await restock_alerts(factory)) == 1
     await owner.send("/stock game-key\nKEY-4")
     assert "waiting for it" not in owner.texts()[-1]
-    # One attempt each in all (the blocked one's was refused), across the three imports.
+    # One attempt each in all (the blocked one's was refused, the 429'd one's repeated after
+    # its retry_after), across the three imports.
     attempts = Counter(
         p["chat_id"]
         for p in api.calls_of("sendMessage")
         if p["chat_id"] != ADMIN_ID and "Game key</b>" in p["text"]
     )
-    assert attempts == {5001: 1, 5002: 1, 5003: 1, 5004: 1}
+    assert attempts == {5001: 1, 5002: 1, 5003: 2, 5004: 1}
 
 
-@FAST
+@AT_ONCE
 async def test_leaving_the_list_means_no_message(shop: RunningBot) -> None:
     api, factory = shop.api, shop.session_factory
     await seed_product(factory, "Gift card", 20, slug="gift-card")
@@ -261,3 +270,62 @@ async def test_a_stopped_sender_resumes_and_tells_nobody_twice(
         count = await session.scalar(select(func.count(Broadcast.id)))
     assert late.restock is not None and late.restock.watchers == 1  # the next restock
     assert count == 2
+
+
+async def test_a_products_alerts_go_one_at_a_time_and_end_when_it_is_off_sale(
+    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+) -> None:
+    product = await seed_product(session_factory, "Game key", 10, slug="game-key")
+
+    async def join(*user_ids: int) -> None:
+        fake_api.start_bot(*user_ids)
+        async with session_factory() as session:
+            session.add_all(User(id=user_id, first_name=f"U{user_id}") for user_id in user_ids)
+            await session.flush()
+            session.add_all(RestockWatch(user_id=u, product_id=product) for u in user_ids)
+            await session.commit()
+
+    async def restock(key: str) -> int | None:
+        async with session_factory() as session:
+            result = await import_items(session, product, stock.read_upload(key))
+        return result.restock.broadcast_id if result.restock else None
+
+    async def claimable() -> list[int]:
+        async with session_factory() as session:
+            return await claimable_broadcasts(session)
+
+    await join(5501, 5502, 5503)
+    first = await restock("K1")
+    await join(5504)
+    second = await restock("K2")  # for the watch the first does not cover
+    assert first is not None and second is not None
+    assert await restock("K3") is None  # both running alerts cover every watch
+    assert await claimable() == [first]  # the second waits for the first
+
+    bot = create_bot(make_settings(db_url, fake_api.url))
+    try:
+        limiter = RateLimiter(1000)
+        assert await BroadcastSender(bot, session_factory, limiter, second).run() is False
+        assert await BroadcastSender(bot, session_factory, limiter, first).run() is True
+        assert await claimable() == [second]
+        assert await BroadcastSender(bot, session_factory, limiter, second).run() is True
+        told = Counter(chat for chat, m in fake_api.store.sent if BACK in m.get("text", ""))
+        assert told == dict.fromkeys([5501, 5502, 5503, 5504], 1)
+
+        await join(5505)
+        third = await restock("K4")
+        assert third is not None
+        async with session_factory() as session:  # taken off sale before the alert goes out
+            await session.execute(update(Product).values(is_active=False))
+            await session.commit()
+        assert await BroadcastSender(bot, session_factory, limiter, third).run() is True
+    finally:
+        await bot.session.close()
+    assert fake_api.sent_to(5505) == []
+    assert await watches(session_factory) == [(5505, product)]  # waits for the next restock
+    alerts = await restock_alerts(session_factory)
+    assert [(a.id, a.status, a.sent) for a in alerts] == [
+        (first, "done", 3),
+        (second, "done", 1),
+        (third, "done", 0),
+    ]

@@ -30,6 +30,7 @@ from app.services import products, stock
 from app.services.products import ShopInputError
 from app.services.stock import ImportResult
 from app.stock_import import import_items
+from app.workers.broadcast import BroadcastManager
 
 log = structlog.get_logger(__name__)
 
@@ -64,19 +65,22 @@ async def _import(
     target: Target,
     upload: str | bytes,
     *,
+    broadcasts: BroadcastManager,
     csv_format: bool = False,
     in_dialog: bool = False,
 ) -> ImportResult | None:
     """Import one upload and answer with its counts; None (and why) when nothing was added.
 
     No transaction is open while a large file is parsed; the items go in the import's own
-    short transactions."""
+    short transactions. A restock alert the import enqueued starts sending at once."""
     try:
         parsed = stock.read_upload(upload, csv_format=csv_format)
     except (stock.NotTextError, stock.UploadTooLargeError, stock.MalformedCsvError) as exc:
         await message.answer(_refusal(t, exc, pasted=isinstance(upload, str)))
         return None
     result = await import_items(session, target.product_id, parsed)
+    if result.restock is not None:
+        broadcasts.launch(result.restock.broadcast_id)
     available = await _available(session, target)
     log.info(
         "stock imported",
@@ -134,6 +138,7 @@ async def _import_document(
     t: Translator,
     target: Target,
     *,
+    broadcasts: BroadcastManager,
     in_dialog: bool = False,
 ) -> ImportResult | None:
     document = message.document
@@ -147,12 +152,25 @@ async def _import_document(
         return None
     csv_format = stock.is_csv(document.file_name)
     return await _import(
-        message, session, t, target, data, csv_format=csv_format, in_dialog=in_dialog
+        message,
+        session,
+        t,
+        target,
+        data,
+        broadcasts=broadcasts,
+        csv_format=csv_format,
+        in_dialog=in_dialog,
     )
 
 
 async def stock_command(
-    message: Message, bot: Bot, state: FSMContext, session: AsyncSession, t: Translator
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    t: Translator,
+    *,
+    broadcasts: BroadcastManager,
 ) -> None:
     first_line, _, more = command_args(message).partition("\n")
     words = first_line.split(maxsplit=1)
@@ -169,9 +187,9 @@ async def stock_command(
     await state.clear()
     target = Target(product.id, product.title)
     if message.document is not None:
-        await _import_document(message, bot, session, t, target)
+        await _import_document(message, bot, session, t, target, broadcasts=broadcasts)
     elif pasted.strip():
-        await _import(message, session, t, target, pasted)
+        await _import(message, session, t, target, pasted, broadcasts=broadcasts)
     else:
         await state.set_state(StockUpload.items)
         await state.update_data(product_id=product.id, title=product.title)
@@ -195,18 +213,32 @@ async def _tally(state: FSMContext, result: ImportResult | None) -> None:
 
 
 async def stock_document(
-    message: Message, bot: Bot, state: FSMContext, session: AsyncSession, t: Translator
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    t: Translator,
+    *,
+    broadcasts: BroadcastManager,
 ) -> None:
     target = _dialog_target(await state.get_data())
-    result = await _import_document(message, bot, session, t, target, in_dialog=True)
+    result = await _import_document(
+        message, bot, session, t, target, broadcasts=broadcasts, in_dialog=True
+    )
     await _tally(state, result)
 
 
 async def stock_text(
-    message: Message, state: FSMContext, session: AsyncSession, t: Translator
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    t: Translator,
+    *,
+    broadcasts: BroadcastManager,
 ) -> None:
     target = _dialog_target(await state.get_data())
-    result = await _import(message, session, t, target, message.text or "", in_dialog=True)
+    text = message.text or ""
+    result = await _import(message, session, t, target, text, broadcasts=broadcasts, in_dialog=True)
     await _tally(state, result)
 
 
