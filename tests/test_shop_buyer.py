@@ -18,6 +18,7 @@ from tests.shop_helpers import (
     Customer,
     UpdateTracker,
     add_stock,
+    answer_of,
     buttons,
     invoice_amount,
     items_of,
@@ -447,3 +448,21 @@ async def test_low_stock_alert_once_when_crossing(
         await buyer.pay(payload, amount)
     alerts = [m["text"] for m in shop.api.sent_to(ADMIN_ID) if "Gem" in m["text"]]
     assert len(alerts) == 1 and "has 2 items left" in alerts[0]
+
+
+async def test_a_press_is_answered_once_and_a_failed_one_with_the_error_alert(
+    shop: RunningBot, customer: Callable[..., Customer]
+) -> None:
+    buyer = customer()
+    await buyer.send("/start")
+    answer = await buyer.press(en("buyer.menu.help"))  # nothing to say: the spinner just stops
+    assert answer is not None and not answer.get("text") and not answer.get("show_alert")
+    shop.api.fail_next("editMessageText", 500, "Internal Server Error", chat_id=BUYER)
+    message, button = buyer.find_button(en("buyer.menu.back_to_menu"))
+    update = shop.api.callback_query(
+        BUYER, button["callback_data"], message_id=message["message_id"]
+    )
+    await shop.tracker.wait(update["update_id"], failing=True)  # the handler fails
+    answer = answer_of(shop.api, update)
+    assert answer is not None and answer["text"] == en("error") and answer["show_alert"]
+    assert len(shop.api.calls_of("answerCallbackQuery")) == 2  # one per press

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -12,8 +13,8 @@ from app.db import uow
 from app.db.uow import read
 from app.filters.magic import Match
 from app.handlers.catalog import card_text
-from app.handlers.checkout import ALERT_TITLE_LIMIT, Placed, clip, place, refusal
-from app.handlers.screens import show
+from app.handlers.checkout import ALERT_TITLE_LIMIT, Placed, clip, place, tell_placed
+from app.handlers.screens import show, tell
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services import cart, catalog
@@ -68,12 +69,19 @@ async def cart_view(
 
 
 async def cart_clear(
-    query: CallbackQuery, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+    query: CallbackQuery,
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+    t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     async with uow.write(session):
         await cart.clear(session, query.from_user.id)
     text, markup = cart_screen(t, settings, CartView(()))
-    await show(query, bot, text, markup, notice=t("buyer.cart.cleared"))
+    await show(query, bot, text, markup)
+    tell(callback_answer, t("buyer.cart.cleared"))
 
 
 async def cart_line(
@@ -98,7 +106,13 @@ async def cart_line(
 
 
 async def cart_pay(
-    query: CallbackQuery, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+    query: CallbackQuery,
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+    t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     view = await _view(session, query.from_user.id)
     if not view.items:
@@ -108,15 +122,10 @@ async def cart_pay(
     placed, result = await place(query, session, settings, bot, t, wanted=view.wanted())
     if placed is Placed.REFUSED and result.status in (ReserveStatus.SHORT, ReserveStatus.SOLD_OUT):
         text, markup = cart_screen(t, settings, await _view(session, query.from_user.id), result)
-        await show(query, bot, text, markup, notice=t("buyer.cart.not_reserved"))
-    elif placed is Placed.REFUSED:
-        await query.answer(refusal(t, settings, result)[:200], show_alert=True)
-    elif placed is Placed.NOT_SENT:
-        await query.answer(t("buyer.checkout.invoice_failed"), show_alert=True)
-    elif placed is Placed.RESENT:
-        await query.answer(t("buyer.checkout.reused"))
+        await show(query, bot, text, markup)
+        tell(callback_answer, t("buyer.cart.not_reserved"))
     else:
-        await query.answer(t("buyer.checkout.reserved", n=settings.reservation_minutes))
+        tell_placed(callback_answer, t, settings, placed, result)
 
 
 async def cart_add(
@@ -126,6 +135,7 @@ async def cart_add(
     session: AsyncSession,
     settings: Settings,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     try:
         async with uow.write(session):
@@ -137,12 +147,12 @@ async def cart_add(
                 settings.max_quantity,
             )
     except CartFullError:
-        await query.answer(t("buyer.cart.full", n=cart.MAX_LINES), show_alert=True)
+        tell(callback_answer, t("buyer.cart.full", n=cart.MAX_LINES), alert=True)
         return
     if not quantity:
-        await query.answer(t("buyer.checkout.sold_out"), show_alert=True)
+        tell(callback_answer, t("buyer.checkout.sold_out"), alert=True)
         return
-    await query.answer(t("buyer.cart.added", n=quantity))
+    tell(callback_answer, t("buyer.cart.added", n=quantity))
 
 
 async def choose_quantity(
@@ -153,11 +163,12 @@ async def choose_quantity(
     settings: Settings,
     bot: Bot,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     async with read(session, autocommit=True):
         card = await catalog.product_card(session, callback_data.product, query.from_user.id)
     if card is None:
-        await query.answer(t("buyer.catalog.gone"), show_alert=True)
+        tell(callback_answer, t("buyer.catalog.gone"), alert=True)
         return
     top = max(1, min(settings.max_quantity, card.left))
     markup = kb.product_card(

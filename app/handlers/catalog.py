@@ -7,11 +7,12 @@ from typing import Any
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.uow import read
-from app.handlers.screens import show
+from app.handlers.screens import show, tell
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.keyboards import restock as restock_kb
@@ -141,12 +142,13 @@ async def product(
     settings: Settings,
     bot: Bot,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     async with read(session, autocommit=True):
         card = await catalog.product_card(session, callback_data.id, query.from_user.id)
         watching = await restock.card_watch(session, card, query.from_user.id)
     if card is None:
-        await query.answer(t("buyer.catalog.gone"), show_alert=True)
+        tell(callback_answer, t("buyer.catalog.gone"), alert=True)
         return
     top = max(1, min(settings.max_quantity, card.left))  # the quantity a buyer may choose
     page = callback_data.page

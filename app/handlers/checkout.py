@@ -11,6 +11,7 @@ import structlog
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, LabeledPrice, Message, PreCheckoutQuery
+from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -18,6 +19,7 @@ from app.db import uow
 from app.db.uow import SessionFactory
 from app.filters.magic import Match
 from app.flows import payments
+from app.handlers.screens import tell
 from app.i18n import Translator
 from app.keyboards.buyer import BuyCb, BuyQtyCb
 from app.services import orders
@@ -136,18 +138,26 @@ async def _buy(
     bot: Bot,
     t: Translator,
     *,
+    callback_answer: CallbackAnswer,
     product: int,
     quantity: int,
 ) -> None:
     placed, result = await place(query, session, settings, bot, t, wanted=[(product, quantity)])
+    tell_placed(callback_answer, t, settings, placed, result)
+
+
+def tell_placed(
+    answer: CallbackAnswer, t: Translator, settings: Settings, placed: Placed, result: Reservation
+) -> None:
+    """The press's answer once the order is placed, or why it is not."""
     if placed is Placed.REFUSED:
-        await query.answer(refusal(t, settings, result)[:200], show_alert=True)
+        tell(answer, refusal(t, settings, result)[:200], alert=True)
     elif placed is Placed.NOT_SENT:
-        await query.answer(t("buyer.checkout.invoice_failed"), show_alert=True)
+        tell(answer, t("buyer.checkout.invoice_failed"), alert=True)
     elif placed is Placed.RESENT:
-        await query.answer(t("buyer.checkout.reused"))
+        tell(answer, t("buyer.checkout.reused"))
     else:
-        await query.answer(t("buyer.checkout.reserved", n=settings.reservation_minutes))
+        tell(answer, t("buyer.checkout.reserved", n=settings.reservation_minutes))
 
 
 async def buy(
@@ -158,8 +168,18 @@ async def buy(
     settings: Settings,
     bot: Bot,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
-    await _buy(query, session, settings, bot, t, product=callback_data.product, quantity=1)
+    await _buy(
+        query,
+        session,
+        settings,
+        bot,
+        t,
+        callback_answer=callback_answer,
+        product=callback_data.product,
+        quantity=1,
+    )
 
 
 async def buy_quantity(
@@ -170,12 +190,20 @@ async def buy_quantity(
     settings: Settings,
     bot: Bot,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     if callback_data.qty > settings.max_quantity:
-        await query.answer(t("buyer.checkout.too_many", n=settings.max_quantity), show_alert=True)
+        tell(callback_answer, t("buyer.checkout.too_many", n=settings.max_quantity), alert=True)
         return
     await _buy(
-        query, session, settings, bot, t, product=callback_data.product, quantity=callback_data.qty
+        query,
+        session,
+        settings,
+        bot,
+        t,
+        callback_answer=callback_answer,
+        product=callback_data.product,
+        quantity=callback_data.qty,
     )
 
 

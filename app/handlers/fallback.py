@@ -6,8 +6,10 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType, ContentType
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
 from app.filters.magic import Match
+from app.handlers.screens import tell
 from app.i18n import Translator
 
 # What a person can send; service messages (payments, refunds, pins…) get no reply.
@@ -32,8 +34,8 @@ async def unknown(message: Message, t: Translator) -> None:
     await message.answer(t("unknown_command"))
 
 
-async def stale_button(query: CallbackQuery, t: Translator) -> None:
-    await query.answer(t("buyer.fallback.stale_button"), show_alert=True)
+async def stale_button(_: CallbackQuery, callback_answer: CallbackAnswer, t: Translator) -> None:
+    tell(callback_answer, t("buyer.fallback.stale_button"), alert=True)
 
 
 def router() -> Router:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.uow import SessionFactory, read
 from app.filters.magic import Match
 from app.flows.delivery import Sent, redeliver
-from app.handlers.screens import show
+from app.handlers.screens import show, tell
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services import delivery
@@ -71,10 +72,12 @@ async def purchases(
 
 async def resend(
     query: CallbackQuery,
+    *,
     callback_data: kb.ResendCb,
     session_factory: SessionFactory,
     bot: Bot,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     result = await redeliver(
         bot, session_factory, t, user_id=query.from_user.id, order_id=callback_data.order
@@ -85,7 +88,7 @@ async def resend(
         Sent.FAILED: ("buyer.delivery.failed", True),
     }
     key, alert = notices.get(result, ("buyer.delivery.resent", False))
-    await query.answer(t(key), show_alert=alert)
+    tell(callback_answer, t(key), alert=alert)
 
 
 def router() -> Router:

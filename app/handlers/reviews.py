@@ -8,11 +8,12 @@ from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.uow import read, write
 from app.filters.magic import Match
-from app.handlers.screens import show
+from app.handlers.screens import show, tell
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services.products import ShopInputError
@@ -38,12 +39,13 @@ async def rate(
     session: AsyncSession,
     bot: Bot,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     try:
         async with read(session):
             await reviewable_order(session, query.from_user.id, callback_data.order)
     except ShopInputError as exc:
-        await query.answer(_error(t, exc), show_alert=True)
+        tell(callback_answer, _error(t, exc), alert=True)
         return
     order, rating = callback_data.order, callback_data.rating
     if not rating:
@@ -74,6 +76,7 @@ async def save_without_text(
     state: FSMContext,
     session: AsyncSession,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     await state.set_state(None)
     _, text = await _save(
@@ -84,7 +87,7 @@ async def save_without_text(
         rating=callback_data.rating,
         text="",
     )
-    await query.answer(text, show_alert=True)
+    tell(callback_answer, text, alert=True)
 
 
 async def save_with_text(

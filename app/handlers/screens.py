@@ -6,6 +6,7 @@ import structlog
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
 log = structlog.get_logger(__name__)
 
@@ -15,13 +16,12 @@ async def show(
     bot: Bot,
     text: str,
     markup: InlineKeyboardMarkup,
-    *,
-    notice: str | None = None,
 ) -> None:
-    """Turn the message under the pressed button into this screen, then answer the query.
+    """Turn the message under the pressed button into this screen (the press itself is answered
+    by :mod:`app.middlewares.callbacks` once the handler returns).
 
     A message too old to edit (or gone) is replaced by a new one. The caller must have ended
-    its database transaction: both are Telegram calls.
+    its database transaction: these are Telegram calls.
     """
     message = query.message
     try:
@@ -33,4 +33,9 @@ async def show(
         if "message is not modified" not in exc.message:
             log.info("could not edit, sending anew", error=exc.message)
             await bot.send_message(query.from_user.id, text, reply_markup=markup)
-    await query.answer(notice)
+
+
+def tell(answer: CallbackAnswer, text: str, *, alert: bool = False) -> None:
+    """What the press's answer says: a toast, or (``alert``) a box the user dismisses."""
+    answer.text = text
+    answer.show_alert = alert

@@ -11,12 +11,13 @@ from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.uow import read
 from app.filters.magic import Match
 from app.handlers.admin.common import command_args
-from app.handlers.screens import show
+from app.handlers.screens import show, tell
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services.search import search, search_words
@@ -81,10 +82,11 @@ async def search_page(
     session: AsyncSession,
     bot: Bot,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     words = (await state.get_data()).get(WORDS)
     if not isinstance(words, list) or not words:
-        await query.answer(t("buyer.search.expired"), show_alert=True)
+        tell(callback_answer, t("buyer.search.expired"), alert=True)
         return
     text, markup = await _results(session, t, [str(w) for w in words], callback_data.page)
     await show(query, bot, text, markup)

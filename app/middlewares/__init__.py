@@ -7,6 +7,7 @@ from aiogram import Dispatcher
 
 from app.bot.throttle import create_throttle
 from app.middlewares.bans import NOTICE_PERIOD, BanMiddleware
+from app.middlewares.callbacks import AnswerCallbacks
 from app.middlewares.db import DbSessionMiddleware
 from app.middlewares.i18n import I18nMiddleware
 from app.middlewares.logging import HandlerNameMiddleware, UpdateLogMiddleware
@@ -21,6 +22,7 @@ def setup_middlewares(dispatcher: Dispatcher) -> None:
     dispatcher.update.outer_middleware(bans)
     dispatcher.update.outer_middleware(DbSessionMiddleware(dispatcher["session_factory"]))
     dispatcher.update.outer_middleware(I18nMiddleware())
+    dispatcher.callback_query.middleware(AnswerCallbacks())
     for observer in dispatcher.observers.values():
         if observer.event_name not in {"update", "error"}:
             observer.middleware(HandlerNameMiddleware())

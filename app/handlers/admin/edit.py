@@ -10,6 +10,7 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Product
@@ -22,6 +23,7 @@ from app.handlers.admin.common import (
     reply,
     reply_error,
 )
+from app.handlers.screens import tell
 from app.i18n import Translator
 from app.keyboards.admin import ProductEdit, ProductOpen, product_keyboard
 from app.services import products
@@ -79,7 +81,6 @@ async def edit_product(message: Message, session: AsyncSession, t: Translator) -
 async def open_product(
     query: CallbackQuery, callback_data: ProductOpen, session: AsyncSession, t: Translator
 ) -> None:
-    await query.answer()
     async with read(session):
         product = await session.get(Product, callback_data.product_id)
     if product is not None and isinstance(query.message, Message):
@@ -88,10 +89,12 @@ async def open_product(
 
 async def edit_field(
     query: CallbackQuery,
+    *,
     callback_data: ProductEdit,
     state: FSMContext,
     session: AsyncSession,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     field, message = callback_data.field, query.message
     async with write(session):  # the button may toggle "active"
@@ -101,14 +104,12 @@ async def edit_field(
             await session.flush()
             text = await card(session, t, product)
     if product is None or not isinstance(message, Message):
-        await query.answer()
         return
     if field == "active":
-        await query.answer(t("owner.product.updated"))
+        tell(callback_answer, t("owner.product.updated"))
         markup = product_keyboard(t, product.id, active=product.is_active)
         await message.edit_text(text, reply_markup=markup)
         return
-    await query.answer()
     await state.clear()
     if field == "stock":
         await state.set_state(StockUpload.items)

@@ -32,7 +32,6 @@ async def menu_action(
     session: AsyncSession,
     t: Translator,
 ) -> None:
-    await query.answer()
     message = query.message
     if not isinstance(message, Message):  # too old to answer in place
         return
