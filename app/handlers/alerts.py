@@ -9,13 +9,14 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.uow import read, write
 from app.filters.magic import Match
 from app.handlers.catalog import card_text
-from app.handlers.screens import show
+from app.handlers.screens import show, tell
 from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.keyboards import restock as restock_kb
@@ -53,6 +54,7 @@ async def watch_button(
     settings: Settings,
     bot: Bot,
     t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     viewer, product_id = query.from_user.id, callback_data.product
     notice: str | None = None
@@ -66,16 +68,17 @@ async def watch_button(
                 notice = t("buyer.restock.left")
     except WatchRefusedError as exc:
         if exc.code == "limit":
-            text = t("buyer.restock.limit", n=restock.MAX_WATCHES)
-            await query.answer(text, show_alert=True)
+            tell(callback_answer, t("buyer.restock.limit", n=restock.MAX_WATCHES), alert=True)
             return
         notice = t("buyer.restock.in_stock") if exc.code == "in_stock" else None
     page = callback_data.page
     screen = await _card(session, t, settings, product_id=product_id, page=page, viewer=viewer)
     if screen is None:
-        await query.answer(t("buyer.catalog.gone"), show_alert=True)
+        tell(callback_answer, t("buyer.catalog.gone"), alert=True)
         return
-    await show(query, bot, *screen, notice=notice)
+    await show(query, bot, *screen)
+    if notice is not None:
+        tell(callback_answer, notice)
 
 
 def _alerts_screen(t: Translator, rows: list[restock.WatchRow]) -> tuple[str, InlineKeyboardMarkup]:
@@ -97,13 +100,21 @@ async def alerts_command(message: Message, session: AsyncSession, t: Translator)
 
 
 async def leave_button(
-    query: CallbackQuery, callback_data: LeaveCb, session: AsyncSession, bot: Bot, t: Translator
+    query: CallbackQuery,
+    *,
+    callback_data: LeaveCb,
+    session: AsyncSession,
+    bot: Bot,
+    t: Translator,
+    callback_answer: CallbackAnswer,
 ) -> None:
     async with write(session):
         left = await restock.unwatch(session, query.from_user.id, callback_data.product)
         rows = await restock.watches_of(session, query.from_user.id)
     text, markup = _alerts_screen(t, rows)
-    await show(query, bot, text, markup, notice=t("buyer.restock.left") if left else None)
+    await show(query, bot, text, markup)
+    if left:
+        tell(callback_answer, t("buyer.restock.left"))
 
 
 def router() -> Router:
