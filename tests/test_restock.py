@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import URL
@@ -21,8 +22,9 @@ from app.services import stock
 from app.services.broadcast import claimable_broadcasts
 from app.stock_import import import_items
 from app.workers.broadcast import BroadcastSender, RateLimiter
+from tests.admin_helpers import panel_client, running_panel
 from tests.fake_api import FakeBotAPI
-from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
+from tests.harness import ADMIN_ID, BOT_TOKEN, RunningBot, make_settings, running_bot
 from tests.processes import clean_env, url_env
 from tests.shop_helpers import Customer, SessionFactory, buttons, eventually, seed_product
 
@@ -91,6 +93,9 @@ async def test_a_restock_tells_each_watcher_once_despite_a_403_and_a_429(shop: R
     assert ru("buyer.restock.watching") in russian.screen()["text"]
     await watchers[0].press_data(f"b-watch:{product}:on:0")  # an older card's button: no-op
     assert [user for user, _ in await watches(factory)] == [5001, 5002, 5003, 5004]
+    banned = Customer(api, shop.tracker, 5005)
+    await watch(banned, "Game key")
+    await owner.send("/ban 5005")
     api.block_user(5002)
     api.fail_next(
         "sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, chat_id=5003
@@ -108,7 +113,9 @@ async def test_a_restock_tells_each_watcher_once_despite_a_403_and_a_429(shop: R
     assert (alert.product_id, alert.sent, alert.blocked, alert.failed) == (product, 3, 1, 0)
     assert alert.created_by == 0  # the shop's own: no report to an owner
     assert not any("Broadcast #" in text for text in owner.texts())
-    assert await watches(factory) == []  # each watch gone with its send
+    # Each watch gone with its send; the banned buyer heard nothing, and still waits.
+    assert await watches(factory) == [(5005, product)]
+    assert alerts_to(api, 5005) == []
     async with factory() as session:
         assert await session.scalar(select(User.is_blocked).where(User.id == 5002)) is True
 
@@ -329,3 +336,27 @@ async def test_a_products_alerts_go_one_at_a_time_and_end_when_it_is_off_sale(
         (second, "done", 1),
         (third, "done", 0),
     ]
+
+
+async def test_a_panel_upload_tells_the_watchers(pg_url: URL, tmp_path: Path) -> None:
+    """The third stock path: the panel's upload enqueues, the running bot's worker sends."""
+    settings = make_settings(pg_url, broadcast_poll_interval=0.2)
+    async with (
+        FakeBotAPI(BOT_TOKEN) as api,
+        running_bot(api, settings.model_copy(update={"telegram_api_url": api.url})) as shop,
+        running_panel(pg_url, api.url, tmp_path, ADMIN_IDS=str(ADMIN_ID)) as (base, _),
+        panel_client(base) as client,
+    ):
+        await seed_product(shop.session_factory, "Game key", 10, slug="game-key")
+        buyer = Customer(api, shop.tracker, 5601)
+        await watch(buyer, "Game key")
+        assert await client.sign_in() == 302
+        form = aiohttp.FormData()
+        form.add_field("csrf_token", await client.token("/admin/stock"))
+        form.add_field("product", "game-key")
+        form.add_field("file", b"PANEL-1\n", filename="keys.txt", content_type="text/plain")
+        async with client.http.post(client.base + "/admin/stock", data=form) as response:
+            assert response.status == 200
+            assert "1 buyer waiting for it will be told it is back." in await response.text()
+        await eventually(lambda: done(shop.session_factory), "the bot sends the panel's alert")
+        assert alerts_to(api, 5601) == ["🔔 Game key is back in stock!"]

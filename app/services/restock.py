@@ -137,19 +137,21 @@ async def card_watch(session: AsyncSession, card: ProductCard | None, viewer: in
 
 
 def _audience(product_id: int) -> list[ColumnElement[bool]]:
-    """The watches a restock alert of this product tells: users who have not blocked the bot."""
-    return [
-        RestockWatch.product_id == product_id,
-        exists().where(User.id == RestockWatch.user_id, User.is_blocked.is_(False)),
-    ]
+    """The watches a restock alert of this product tells: users who have not blocked the bot
+    (and are not banned: a banned user hears nothing from the shop)."""
+    return [RestockWatch.product_id == product_id, exists().where(*_reachable())]
+
+
+def _reachable() -> list[ColumnElement[bool]]:
+    return [User.id == RestockWatch.user_id, User.is_blocked.is_(False), User.banned_at.is_(None)]
 
 
 async def enqueue(session: AsyncSession, product_id: int) -> Enqueued | None:
     """Stock was added to the product: a restock alert for its watchers, if it has any.
 
-    None when nobody watches it (or only users who blocked the bot), when it is off sale, and
-    when the alerts already running cover every watch (an import in several parts, a second
-    upload while the alert is going out).
+    None when nobody watches it (or only users who blocked the bot or are banned), when it is
+    off sale, and when the alerts already running cover every watch (an import in several
+    parts, a second upload while the alert is going out).
     """
     newest, watchers = (
         await session.execute(
@@ -209,7 +211,7 @@ async def audience_batch(
             RestockWatch.product_id == product_id,
             RestockWatch.id <= until,
             RestockWatch.user_id > after_user,
-            User.is_blocked.is_(False),
+            *_reachable(),
         )
         .order_by(RestockWatch.user_id)
         .limit(limit)
