@@ -7,11 +7,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from aiogram.types import User as TelegramUser
 from sqlalchemy import select, update
 
 from app.db.base import utcnow
-from app.db.models import CartLine, ItemStatus, Order, OrderLine, OrderStatus, StockItem
+from app.db.models import CartLine, ItemKind, ItemStatus, Order, OrderLine, OrderStatus, StockItem
+from app.db.uow import transaction
 from app.i18n import translator
+from app.services import cart
 from tests.harness import RunningBot
 from tests.shop_helpers import (
     Customer,
@@ -271,3 +274,123 @@ async def test_a_late_cart_payment_is_honoured_while_stock_remains(
     assert order.status == OrderStatus.DELIVERED
     bought = await _sold_keys(factory, order.id)
     assert len(bought) == 2 and "WIDE-NEW" in bought and taken.content not in bought
+
+
+async def test_ten_carts_race_for_the_last_five_units(
+    shop: RunningBot, tracker: UpdateTracker
+) -> None:
+    """Demand 19 units of a product with 5 left, all at once: each buyer holds every unit of
+    their cart or none, no unit is held or sold twice, and every payer gets all they paid for."""
+    factory, api = shop.session_factory, shop.api
+    hot_keys = [f"HOT-{n}" for n in range(5)]
+    hot = await seed_product(factory, "Hot", 10, hot_keys)
+    side = await seed_product(factory, "Side", 3, [f"SIDE-{n}" for n in range(20)])
+    buyers = [BUYER + 100 + n for n in range(10)]
+    wanted = {user: 1 + n % 3 for n, user in enumerate(buyers)}  # 1, 2, 3, 1, … = 19 units
+    for user in buyers:
+        async with transaction(factory) as session:
+            person = TelegramUser(id=user, is_bot=False, first_name=f"B{user}")
+            await cart.add(session, person, hot, wanted[user], 10)
+            await cart.add(session, person, side, 1, 10)
+        api.start_bot(user)
+
+    presses = [api.callback_query(user, "b-cart:pay") for user in buyers]  # all at once
+    await tracker.wait(*(press["update_id"] for press in presses))
+
+    invoices = {invoice["chat_id"]: invoice for invoice in api.calls_of("sendInvoice")}
+    assert invoices and len(invoices) < len(buyers)
+    held: dict[int, list[StockItem]] = {}
+    for user in buyers:
+        placed = await orders_of(factory, user)
+        if user not in invoices:
+            assert placed == []  # none of it: no order, nothing held
+            continue
+        [order] = placed
+        units = [
+            i for p in (hot, side) for i in await items_of(factory, p) if i.order_id == order.id
+        ]
+        held[user] = units
+        assert sorted(i.product_id for i in units) == sorted([hot] * wanted[user] + [side])
+        assert invoice_amount(invoices[user]) == order.amount == 10 * wanted[user] + 3
+    hot_held = [i.id for units in held.values() for i in units if i.product_id == hot]
+    assert len(hot_held) == len(set(hot_held)) <= 5
+    assert all(
+        i.order_id is None
+        for i in await items_of(factory, side)
+        if i.id not in {u.id for units in held.values() for u in units}
+    )
+
+    for user, invoice in invoices.items():
+        check = api.pre_checkout_query(user, invoice["payload"], invoice_amount(invoice))
+        await tracker.wait(check["update_id"])
+        assert api.pre_checkout_answers[check["pre_checkout_query"]["id"]]["ok"] is True
+    payments = [
+        api.successful_payment(user, i["payload"], invoice_amount(i), f"race-{user}")
+        for user, i in invoices.items()
+    ]
+    await tracker.wait(*(payment["update_id"] for payment in payments))
+    sold: list[str] = []
+    for user in invoices:
+        [order] = await orders_of(factory, user)
+        assert order.status == OrderStatus.DELIVERED
+        keys = await _sold_keys(factory, order.id)
+        assert keys == sorted(i.content for i in held[user])  # the units held, all of them
+        texts = "\n".join(m.get("text", "") for m in api.sent_to(user))
+        assert all(texts.count(key) == 1 for key in keys)
+        sold += [key for key in keys if key.startswith("HOT-")]
+    assert len(sold) == len(set(sold)) <= 5 and set(sold) <= set(hot_keys)
+    assert api.stars_refunds == []
+
+
+async def test_an_order_of_many_keys_comes_in_as_few_messages_as_fit_and_files_as_documents(
+    shop: RunningBot, customer: Callable[..., Customer]
+) -> None:
+    factory = shop.session_factory
+    keys = [f"{n}" * 1500 for n in range(3)]  # two fit in one message, never three
+    await seed_product(factory, "Long", 10, keys)
+    document = shop.api.add_file(b"manual", "manual.pdf", "application/pdf")
+    await seed_product(factory, "Manual", 15, [document["file_id"]], kind=ItemKind.FILE)
+    buyer = customer()
+    await add_to_cart(buyer, "Long", 3)
+    await add_to_cart(buyer, "Manual", 1)
+    await buyer.press(en("buyer.menu.cart"))
+    await buyer.press(en("buyer.cart.pay", price=45))
+    [invoice] = buyer.invoices()
+    await buyer.pay(invoice["payload"], 45)
+
+    messages = [m for m in shop.api.sent_to(BUYER) if any(k in m.get("text", "") for k in keys)]
+    assert len(messages) == 2
+    assert all(len(m["text"]) <= 4096 for m in messages)
+    assert sorted(sum(m["text"].count(k) for m in messages) for k in keys) == [1, 1, 1]
+    [sent] = shop.api.calls_of("sendDocument")
+    assert sent["document"] == document["file_id"] and sent["chat_id"] == BUYER
+
+    await buyer.send("/purchases")  # sent again on request: every item of the order
+    await buyer.press(en("buyer.purchases.resend", title="Long", order=1)[:6])
+    again = [m for m in shop.api.sent_to(BUYER) if any(k in m.get("text", "") for k in keys)]
+    assert len(again) == 4 and len(shop.api.calls_of("sendDocument")) == 2
+
+
+@pytest.mark.settings(max_quantity=1)
+async def test_a_long_cart_invoice_lists_what_fits_and_counts_the_rest(
+    shop: RunningBot, customer: Callable[..., Customer]
+) -> None:
+    factory = shop.session_factory
+    titles = [f"Product number {n:02} with a long title" for n in range(10)]
+    for n, title in enumerate(titles):
+        await seed_product(factory, title, 1 + n, [f"K-{n}"])
+    buyer = customer(BUYER + 50)
+    async with transaction(factory) as session:
+        person = TelegramUser(id=buyer.user_id, is_bot=False, first_name="Long")
+        for product in range(1, 11):
+            await cart.add(session, person, product, 1, 1)
+    shop.api.start_bot(buyer.user_id)
+    await buyer.press_data("b-cart:pay")
+    [invoice] = buyer.invoices()
+    assert invoice_amount(invoice) == sum(range(1, 11)) and len(invoice["prices"]) == 1
+    title, description = invoice["title"], invoice["description"]
+    assert len(title) <= 32 and len(description) <= 255
+    shown = [t for t in titles if f"{t} ×1" in description]
+    assert 0 < len(shown) < 10 and description.startswith(f"{titles[0]} ×1")
+    assert description.endswith(en("buyer.checkout.invoice_more", n=10 - len(shown)))
+    assert title.endswith(en("buyer.checkout.invoice_more", n=9)) or title.endswith("…")
