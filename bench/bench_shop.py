@@ -9,11 +9,19 @@ A step's latency runs from the push to the bot's answer (sendMessage, answerCall
 answerPreCheckoutQuery, or the delivery message). There are more buyers than keys, so some
 are told the product is sold out; the database must show every key sold at most once.
 
+The cart: each buyer adds three products to the cart (1, 2 and 3 units), pays the cart with
+one invoice, pre-checks and pays: seven updates, the six keys arriving in one message. The
+stock covers five buyers in six; the others read what is short.
+
+``--before DIR`` runs the single-item rounds also against an earlier release's source tree
+(e.g. ``git archive <commit> | tar -x -C DIR``, catalogs compiled), on the same database,
+alternating with the current code, and prints the ratios: the single-item path may not regress.
+
 The floor: the same harness (same fake API, same polling, same number of users and updates)
 driving a bare aiogram echo bot process with no database (bench/bare_bot.py). Runs alternate
 shop, echo, shop, echo, … and medians are reported.
 
-    .venv/bin/python bench/bench_shop.py [--rounds 5] [--buyers 60] [--keys 50]
+    .venv/bin/python bench/bench_shop.py [--rounds 5] [--buyers 60] [--keys 50] [--before DIR]
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from sqlalchemy.engine import URL
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import migrate
 from app.db.models import Order, OrderStatus, StockItem
-from app.keyboards.buyer import BuyCb, MenuCb, ProductCb
+from app.keyboards.buyer import BuyCb, CartAddCb, CartCb, MenuCb, ProductCb
 from tests.harness import make_settings
 from tests.shop_helpers import seed_product
 
@@ -118,6 +126,36 @@ async def buyer(api: FakeBotAPI, answers: Answers, user: int, product_id: int) -
     return True
 
 
+CART_LINES = (1, 2, 3)  # units of each of the cart's three products
+
+
+async def cart_buyer(api: FakeBotAPI, answers: Answers, user: int, products: list[int]) -> bool:
+    """Seven updates; True if the buyer paid the cart and got its six keys in one message."""
+    msg, cb = api.build_message, api.build_callback_query
+    await answers.step(user, "sendMessage", msg(user, "/start"))
+    for product, qty in zip(products, CART_LINES, strict=True):
+        add = CartAddCb(product=product, qty=qty).pack()
+        await answers.step(user, "answerCallbackQuery", cb(user, add))
+    invoices = len([p for p in api.calls_of("sendInvoice") if p["chat_id"] == user])
+    await answers.step(user, "answerCallbackQuery", cb(user, CartCb(action="pay").pack()))
+    sent = [p for p in api.calls_of("sendInvoice") if p["chat_id"] == user]
+    if len(sent) == invoices:  # short: two more ordinary steps keep the update count equal
+        await answers.step(user, "sendMessage", msg(user, "/start"))
+        await answers.step(user, "answerCallbackQuery", cb(user, MenuCb(action="main").pack()))
+        return False
+    payload, amount = sent[-1]["payload"], int(sent[-1]["prices"][0]["amount"])
+    verdict = await answers.step(
+        user, "answerPreCheckoutQuery", api.build_pre_checkout_query(user, payload, amount)
+    )
+    assert verdict["ok"] in (True, "true"), verdict
+    payment = api.build_successful_payment(user, payload, amount, f"charge-{user}")
+    started = time.perf_counter()
+    delivery = await answers.step(user, "sendMessage", payment)
+    answers.payments.append(time.perf_counter() - started)
+    assert delivery["text"].count("CART-") == sum(CART_LINES), delivery["text"]
+    return True
+
+
 async def _echo_user(api: FakeBotAPI, answers: Answers, user: int) -> None:
     for step in range(STEPS):
         await answers.step(user, "sendMessage", api.build_message(user, f"hello {step}"))
@@ -125,6 +163,58 @@ async def _echo_user(api: FakeBotAPI, answers: Answers, user: int) -> None:
 
 async def _until_polling(api: FakeBotAPI) -> None:
     await api.wait_for("getUpdates", timeout=120)
+
+
+async def cart_round(url: URL, cwd: Path, round_no: int, buyers: int, keys: int) -> JSON:
+    engine = create_engine(url)
+    factory = create_session_factory(engine)
+    products = [
+        await seed_product(
+            factory,
+            f"Cart {round_no}-{line}",
+            PRICE,
+            [f"CART-{round_no}-{line}-{n:05d}" for n in range(keys * qty)],
+        )
+        for line, qty in enumerate(CART_LINES)
+    ]
+    warm = [
+        await seed_product(
+            factory,
+            f"Cart warm-up {round_no}-{line}",
+            PRICE,
+            [f"CART-warm-{round_no}-{line}-{n}" for n in range(WARM_UP * qty)],
+        )
+        for line, qty in enumerate(CART_LINES)
+    ]
+    async with FakeBotAPI(BOT_TOKEN) as api:
+        answers = Answers(api)
+        bot = await start_bot(bot_env(url, api.url, LOG_LEVEL="WARNING"), cwd=cwd)
+        try:
+            await _until_polling(api)
+            early = [100_000 * round_no + 70_000 + n for n in range(WARM_UP)]
+            await asyncio.gather(*(cart_buyer(api, answers, u, warm) for u in early))
+            answers.latencies.clear()
+            answers.payments.clear()
+            users = [100_000 * round_no + 50_000 + n for n in range(buyers)]
+            started = time.perf_counter()
+            bought = await asyncio.gather(*(cart_buyer(api, answers, u, products) for u in users))
+            elapsed = time.perf_counter() - started
+        finally:
+            await bot.stop()
+    async with factory() as session:
+        sold = await session.scalar(
+            select(func.count()).where(
+                StockItem.product_id.in_(products), StockItem.status == "sold"
+            )
+        )
+    await engine.dispose()
+    assert sold == sum(bought) * sum(CART_LINES), (sold, sum(bought))
+    payments = sorted(answers.payments)
+    return summary(answers.latencies, elapsed) | {
+        "payment_p50_ms": statistics.median(payments) * 1000,
+        "payment_p95_ms": payments[int(0.95 * (len(payments) - 1))] * 1000,
+        "purchases_per_s": sum(bought) / elapsed,
+    }
 
 
 async def shop_round(url: URL, cwd: Path, round_no: int, buyers: int, keys: int) -> JSON:
@@ -218,17 +308,24 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--buyers", type=int, default=60)
     parser.add_argument("--keys", type=int, default=50)
+    parser.add_argument("--before", type=Path, help="an earlier release's source tree")
     args = parser.parse_args()
     url = await create_pg_database()
     engine = create_engine(url)
     await migrate(engine, make_settings(url))
     await engine.dispose()
     shop: list[JSON] = []
+    before: list[JSON] = []
+    carts: list[JSON] = []
     echo: list[JSON] = []
     try:
         with tempfile.TemporaryDirectory() as scratch:
             for round_no in range(1, args.rounds + 1):
-                shop.append(await shop_round(url, Path(scratch), round_no, args.buyers, args.keys))
+                n, k = args.buyers, args.keys
+                if args.before is not None:  # the earlier release, on the same schema
+                    before.append(await shop_round(url, args.before, 100 + round_no, n, k))
+                shop.append(await shop_round(url, Path(scratch), round_no, n, k))
+                carts.append(await cart_round(url, Path(scratch), round_no, n, k * 5 // 6))
                 echo.append(await echo_round(Path(scratch), args.buyers))
     finally:
         await drop_pg_database(url)
@@ -244,6 +341,26 @@ async def main() -> None:
         f"  shop  payment      p50 {_median(shop, 'payment_p50_ms'):6.1f} ms   "
         f"p95 {_median(shop, 'payment_p95_ms'):6.1f} ms   (successful_payment to the key sent)"
     )
+    print(f"  cart  updates/s    median {_median(carts, 'updates_per_s'):8.1f}   (7 updates each)")
+    print(f"  cart  purchases/s  median {_median(carts, 'purchases_per_s'):8.1f}   (6 units each)")
+    print(f"  cart  per update   {_percentiles(carts)}")
+    print(
+        f"  cart  payment      p50 {_median(carts, 'payment_p50_ms'):6.1f} ms   "
+        f"p95 {_median(carts, 'payment_p95_ms'):6.1f} ms   (successful_payment to the 6 keys)"
+    )
+    if before:
+        b_ups = _median(before, "updates_per_s")
+        print(f"  before updates/s   median {b_ups:8.1f}   ({args.before}, single item)")
+        print(f"  before per update  {_percentiles(before)}")
+        print(
+            f"  before payment     p50 {_median(before, 'payment_p50_ms'):6.1f} ms   "
+            f"p95 {_median(before, 'payment_p95_ms'):6.1f} ms"
+        )
+        print(
+            f"  shop/before updates/s = {s_ups / b_ups:.3f}   payment p50 now/before = "
+            f"{_median(shop, 'payment_p50_ms') / _median(before, 'payment_p50_ms'):.3f}"
+            "   (target: updates/s ratio >= 0.9)"
+        )
     print(f"  echo  updates/s    median {e_ups:8.1f}   (bare aiogram echo bot, no database)")
     print(f"  echo  per update   {_percentiles(echo)}")
     print(f"  shop/echo updates/s = {s_ups / e_ups:.3f}   (target >= 0.38)")
