@@ -14,7 +14,7 @@ from app.db.base import utcnow
 from app.db.models import CartLine, ItemKind, ItemStatus, Order, OrderLine, OrderStatus, StockItem
 from app.db.uow import transaction
 from app.i18n import translator
-from app.services import cart
+from app.services import cart, orders
 from tests.harness import RunningBot
 from tests.shop_helpers import (
     Customer,
@@ -23,6 +23,7 @@ from tests.shop_helpers import (
     add_stock,
     answer_of,
     buttons,
+    eventually,
     invoice_amount,
     items_of,
     orders_of,
@@ -394,3 +395,32 @@ async def test_a_long_cart_invoice_lists_what_fits_and_counts_the_rest(
     assert 0 < len(shown) < 10 and description.startswith(f"{titles[0]} ×1")
     assert description.endswith(en("buyer.checkout.invoice_more", n=10 - len(shown)))
     assert title.endswith(en("buyer.checkout.invoice_more", n=9)) or title.endswith("…")
+
+
+@pytest.mark.settings(retry_interval=0.2, reconcile_interval=0.5)
+async def test_a_cart_payment_whose_update_was_lost_is_found_and_delivered_once(
+    shop: RunningBot,
+) -> None:
+    """No successful_payment update at all (a crash, an outage): the reconciliation finds the
+    payment in Telegram's ledger and the money worker delivers every unit, once."""
+    factory = shop.session_factory
+    first = await seed_product(factory, "First", 4, ["F-1", "F-2"])
+    second = await seed_product(factory, "Second", 6, ["S-1", "S-2", "S-3"])
+    person = TelegramUser(id=BUYER, is_bot=False, first_name="Lost", language_code="en")
+    async with transaction(factory) as session:
+        reservation = await orders.reserve_lines(
+            session, buyer=person, wanted=[(first, 2), (second, 3)], minutes=15
+        )
+    assert reservation.invoice is not None and reservation.invoice.amount == 26
+    shop.api.start_bot(BUYER)
+    shop.api.lost_payment(BUYER, reservation.invoice.payload, 26, "ch-lost-cart")
+
+    async def delivered() -> bool:
+        return [o.status for o in await orders_of(factory, BUYER)] == [OrderStatus.DELIVERED]
+
+    await eventually(delivered, "the worker settles and delivers the lost cart payment")
+    [order] = await orders_of(factory, BUYER)
+    keys = ["F-1", "F-2", "S-1", "S-2", "S-3"]
+    assert await _sold_keys(factory, order.id) == keys
+    texts = "\n".join(m.get("text", "") for m in shop.api.sent_to(BUYER))
+    assert all(texts.count(key) == 1 for key in keys)
