@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.uow import write
 from app.services import restock, stock
 from app.services.restock import Enqueued
-from app.services.stock import ImportResult, ParsedUpload
+from app.services.stock import ImportResult, ParsedUpload, SentFile
 
 BATCH_ROWS = 500
 MIN_PAUSE = 0.01  # seconds between two SQLite batches, at least
@@ -62,3 +62,14 @@ async def import_items(
         header=parsed.header,
         restock=alert,
     )
+
+
+async def import_files(
+    session: AsyncSession, product_id: int, files: list[SentFile]
+) -> ImportResult:
+    """Add the files as FILE items (one each) in one write block, with the restock alert when
+    anything was added; a file the product already has is a duplicate."""
+    async with write(session):
+        added = await stock.insert_files(session, product_id, files)
+        alert = await restock.enqueue(session, product_id) if added else None
+    return ImportResult(added=added, duplicates=len(files) - added, blank=0, restock=alert)

@@ -19,7 +19,6 @@ from app.keyboards import buyer as kb
 from app.services.products import ShopInputError
 from app.services.reviews import MAX_TEXT, add_review, reviewable_order, reviews_page
 
-LINKS = frozenset({"url", "text_link", "mention", "text_mention"})  # Telegram's own entities
 RETRY = frozenset({"review_link", "review_too_long"})  # the buyer may send another text
 
 

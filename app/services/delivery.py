@@ -219,7 +219,6 @@ class Purchase:
     amount: int
     status: str
     paid_at: datetime | None
-    delivered: bool
     items: tuple[tuple[str, int], ...] = ()  # (title, quantity) per line, for an order of several
 
 
@@ -235,7 +234,6 @@ async def purchases_page(session: AsyncSession, user_id: int, page: int) -> Page
             Order.amount,
             Order.status,
             Order.paid_at,
-            Order.delivered_at.is_not(None),
         )
         .join(Product, Product.id == Order.product_id)
         .where(*where)

@@ -36,7 +36,6 @@ from app.services.restock import Enqueued
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_CSV_FIELD = 128 * 1024  # characters; the csv module's own default limit
-TEXT_EXTENSIONS = (".txt", ".csv")
 Header = Literal["auto", "skip", "keep"]  # the first CSV row: detect, always skip, never skip
 # Column names a seller's spreadsheet puts above the keys (compared in lower case, with "_",
 # "-", "#", ":" and quotes taken as spaces).
@@ -88,6 +87,14 @@ class ImportResult:
     blank: int
     header: str | None = None
     restock: Enqueued | None = None  # the alert to the product's watchers, if it has any
+
+
+@dataclass(frozen=True)
+class SentFile:
+    """A document as Telegram keeps it: ``file_id`` to send it, ``file_unique_id`` to know it."""
+
+    file_id: str
+    file_unique_id: str
 
 
 def fingerprint(content: str) -> str:
@@ -200,19 +207,36 @@ def _insert(dialect: str) -> Any:
 async def insert_items(session: AsyncSession, product_id: int, items: list[str]) -> int:
     """Insert the items the product does not have yet (one statement); returns how many were
     added. Flushes; the caller commits."""
+    return await _insert_new(
+        session, product_id, ItemKind.TEXT, [(item, fingerprint(item)) for item in items]
+    )
+
+
+async def insert_files(session: AsyncSession, product_id: int, files: list[SentFile]) -> int:
+    """FILE items, one per file: the content is its file_id (the buyer gets it by sendDocument)
+    and the fingerprint its file_unique_id, so the same file sent twice is one item (a file_id
+    differs between sends, its unique id does not). Returns how many were added."""
+    rows = [(file.file_id, file.file_unique_id) for file in files]
+    return await _insert_new(session, product_id, ItemKind.FILE, rows)
+
+
+async def _insert_new(
+    session: AsyncSession, product_id: int, kind: ItemKind, items: list[tuple[str, str]]
+) -> int:
+    """Insert (content, fingerprint) items the product does not have yet, in one statement."""
     if not items:
         return 0
     now = utcnow()
     rows = [
         {
             "product_id": product_id,
-            "kind": ItemKind.TEXT.value,
-            "content": item,
-            "fingerprint": fingerprint(item),
+            "kind": kind.value,
+            "content": content,
+            "fingerprint": print_,
             "status": ItemStatus.AVAILABLE.value,
             "created_at": now,
         }
-        for item in items
+        for content, print_ in items
     ]
     stmt: Insert = (
         _insert(session.get_bind().dialect.name)

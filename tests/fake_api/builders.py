@@ -42,14 +42,19 @@ class UpdateBuilders:
         language_code: str = "en",
         username: str | None = None,
         document: JSON | None = None,
+        photo: list[JSON] | None = None,
     ) -> JSON:
-        """A private-chat message from the user; with ``document`` the text becomes its caption."""
+        """A private-chat message from the user; with ``document`` (or ``photo``, its PhotoSize
+        list) the text becomes its caption."""
         sender = self.store.user(user_id, language_code=language_code, username=username)
         content: JSON = {}
-        key, entities_key = ("caption", "caption_entities") if document else ("text", "entities")
+        media = document is not None or photo is not None
+        key, entities_key = ("caption", "caption_entities") if media else ("text", "entities")
         if document is not None:
             content["document"] = dict(document)
-        if text or document is None:
+        if photo is not None:
+            content["photo"] = [dict(size) for size in photo]
+        if text or not media:
             content[key] = text
             if entities := _command_entities(text):
                 content[entities_key] = entities
@@ -139,9 +144,15 @@ class UpdateBuilders:
         language_code: str = "en",
         username: str | None = None,
         document: JSON | None = None,
+        photo: list[JSON] | None = None,
     ) -> JSON:
         update = self.build_message(
-            user_id, text, language_code=language_code, username=username, document=document
+            user_id,
+            text,
+            language_code=language_code,
+            username=username,
+            document=document,
+            photo=photo,
         )
         self.push_update(update)
         return update

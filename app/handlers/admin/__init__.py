@@ -20,6 +20,7 @@ from app.handlers.admin import (
     reviews,
     sales,
     stock,
+    stock_files,
 )
 
 
@@ -33,6 +34,7 @@ def router() -> Router:
         catalog.router(),
         edit.router(),
         stock.router(),
+        stock_files.router(),
         sales.router(),
         broadcast.router(),
         bans.router(),

@@ -34,11 +34,17 @@ class StockUpload(StatesGroup):
     items = State()
 
 
+class StockFilesUpload(StatesGroup):
+    files = State()
+
+
 class BroadcastDialog(StatesGroup):
     text = State()
 
 
-IN_DIALOG = StateFilter(AddCategory, AddProduct, EditProduct, StockUpload, BroadcastDialog)
+IN_DIALOG = StateFilter(
+    AddCategory, AddProduct, EditProduct, StockUpload, StockFilesUpload, BroadcastDialog
+)
 # An answer in a dialog is text that is not a command (a command is taken by its own handler).
 TEXT_INPUT = F.text & ~F.text.startswith("/")
 
