@@ -234,9 +234,11 @@ async def shop_round(url: URL, cwd: Path, round_no: int, buyers: int, keys: int)
             answers.latencies.clear()
             answers.payments.clear()
             users = [100_000 * round_no + n for n in range(buyers)]
+            first_call = len(api.calls)
             started = time.perf_counter()
             bought = await asyncio.gather(*(buyer(api, answers, u, product_id) for u in users))
             elapsed = time.perf_counter() - started
+            calls = [c for c in api.calls[first_call:] if c.method != "getUpdates"]
         finally:
             await bot.stop()
     async with factory() as session:
@@ -260,6 +262,7 @@ async def shop_round(url: URL, cwd: Path, round_no: int, buyers: int, keys: int)
         "payment_p95_ms": payments[int(0.95 * (len(payments) - 1))] * 1000,
         "purchases_per_s": sum(bought) / elapsed,
         "oversold": (orders or 0) - (distinct_items or 0),
+        "calls_per_update": len(calls) / len(answers.latencies),  # Bot API calls but getUpdates
     }
 
 
@@ -337,6 +340,8 @@ async def main() -> None:
     print(f"  shop  updates/s    median {s_ups:8.1f}")
     print(f"  shop  purchases/s  median {_median(shop, 'purchases_per_s'):8.1f}")
     print(f"  shop  per update   {_percentiles(shop)}")
+    calls = _median(shop, "calls_per_update")
+    print(f"  shop  API calls    {calls:8.2f} per update (but getUpdates)")
     print(
         f"  shop  payment      p50 {_median(shop, 'payment_p50_ms'):6.1f} ms   "
         f"p95 {_median(shop, 'payment_p95_ms'):6.1f} ms   (successful_payment to the key sent)"
@@ -352,6 +357,7 @@ async def main() -> None:
         b_ups = _median(before, "updates_per_s")
         print(f"  before updates/s   median {b_ups:8.1f}   ({args.before}, single item)")
         print(f"  before per update  {_percentiles(before)}")
+        print(f"  before API calls   {_median(before, 'calls_per_update'):8.2f} per update")
         print(
             f"  before payment     p50 {_median(before, 'payment_p50_ms'):6.1f} ms   "
             f"p95 {_median(before, 'payment_p95_ms'):6.1f} ms"
