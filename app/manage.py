@@ -43,7 +43,7 @@ from app.db.migrate import migrate, wait_for_head
 from app.db.uow import read, write
 from app.i18n import translator
 from app.modes import Mode
-from app.services import products, stock
+from app.services import products, restock, stock
 from app.services.products import ShopInputError
 from app.stock_import import import_items
 
@@ -164,7 +164,7 @@ async def stock_import(args: argparse.Namespace, factory: async_sessionmaker[Asy
         f"blank lines skipped {result.blank}"
     )
     if result.restock is not None:  # the bot's broadcast worker sends it
-        print(translator("en")("owner.stock.restock", n=result.restock.watchers))
+        print(restock.owner_line(translator("en"), result.restock))
     return EXIT_OK
 
 

@@ -137,6 +137,7 @@ def test_texts_with_a_count_have_plural_forms() -> None:
         "buyer.reviews.button",
         "buyer.restock.limit",
         "owner.stock.restock",
+        "owner.stock.restock_over",
         "buyer.reviews.card",
         "owner.broadcast.started",
         "owner.product.ask_title",

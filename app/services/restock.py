@@ -34,11 +34,13 @@ from app.db.models import (
     User,
 )
 from app.db.uow import dialect_name
+from app.i18n import Translator
 from app.services.availability import in_stock
 from app.services.catalog import ProductCard
 
 SHOP = 0  # created_by of a restock alert: the shop itself, not an owner
 MAX_WATCHES = 50  # per buyer: /alerts stays one message
+WATCHERS_CAP = 1000  # an import counts the watchers it will tell up to this ("999+")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Enqueued:
     """A restock alert written by an import: its broadcast and how many it will tell."""
 
     broadcast_id: int
-    watchers: int
+    watchers: int  # new to this alert (not covered by a running one), up to WATCHERS_CAP
 
 
 class WatchRefusedError(Exception):
@@ -151,16 +153,17 @@ async def enqueue(session: AsyncSession, product_id: int) -> Enqueued | None:
 
     None when nobody watches it (or only users who blocked the bot or are banned), when it is
     off sale, and when the alerts already running cover every watch (an import in several
-    parts, a second upload while the alert is going out).
+    parts, a second upload while the alert is going out). Its cost does not grow with the
+    watchers: the newest watch and the ones past the running alerts are walks of the
+    ``(product_id, id)`` index, counted up to :data:`WATCHERS_CAP`.
     """
-    newest, watchers = (
-        await session.execute(
-            select(func.max(RestockWatch.id), func.count(RestockWatch.id)).where(
-                *_audience(product_id)
-            )
-        )
-    ).one()
-    if not watchers:
+    newest = await session.scalar(
+        select(RestockWatch.id)
+        .where(RestockWatch.product_id == product_id)
+        .order_by(RestockWatch.id.desc())
+        .limit(1)
+    )
+    if newest is None:
         return None
     product = await session.get(Product, product_id)
     if product is None or not product.is_active:
@@ -174,6 +177,16 @@ async def enqueue(session: AsyncSession, product_id: int) -> Enqueued | None:
     )
     if covered is not None and covered >= newest:
         return None
+    uncovered = (
+        select(RestockWatch.id)
+        .where(*_audience(product_id), RestockWatch.id > (covered or 0))
+        .order_by(RestockWatch.id)
+        .limit(WATCHERS_CAP)
+        .subquery()
+    )
+    watchers = int(await session.scalar(select(func.count()).select_from(uncovered)) or 0)
+    if not watchers:
+        return None
     broadcast = Broadcast(
         kind=BroadcastKind.RESTOCK.value,
         product_id=product_id,
@@ -184,7 +197,14 @@ async def enqueue(session: AsyncSession, product_id: int) -> Enqueued | None:
     )
     session.add(broadcast)
     await session.flush()
-    return Enqueued(broadcast.id, int(watchers))
+    return Enqueued(broadcast.id, watchers)
+
+
+def owner_line(t: Translator, alert: Enqueued) -> str:
+    """What the owner reads about the alert their import enqueued (the bot, the CLI, the panel)."""
+    if alert.watchers >= WATCHERS_CAP:
+        return t("owner.stock.restock_over", n=WATCHERS_CAP - 1)
+    return t("owner.stock.restock", n=alert.watchers)
 
 
 def restock_turn() -> ColumnElement[bool]:

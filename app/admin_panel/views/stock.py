@@ -26,7 +26,8 @@ from app.admin_panel.context import panel
 from app.admin_panel.texts import text
 from app.db.models import ItemStatus, StockItem
 from app.db.uow import read
-from app.services import products, stock
+from app.i18n import translator
+from app.services import products, restock, stock
 from app.services.stock_items import mask, reveal_item
 from app.stock_import import import_items
 
@@ -82,7 +83,7 @@ async def _import(request: Request, slug: str, upload: UploadFile) -> dict[str, 
     if result.header is not None:
         report += Markup("<br>") + text("owner.stock.header_skipped", header=result.header)
     if result.restock is not None:  # the bot's broadcast worker sends it
-        report += Markup("<br>") + text("owner.stock.restock", n=result.restock.watchers)
+        report += Markup("<br>") + Markup(restock.owner_line(translator("en"), result.restock))  # noqa: S704 (catalog HTML)
     return {"report": report, "result": result, "chosen": slug}
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.uow import read
 from app.handlers.admin.common import TEXT_INPUT, StockUpload, command_args, reply, reply_error
 from app.i18n import Translator
-from app.services import products, stock
+from app.services import products, restock, stock
 from app.services.products import ShopInputError
 from app.services.stock import ImportResult
 from app.stock_import import import_items
@@ -101,7 +101,7 @@ async def _import(
     if result.header is not None:
         text += "\n" + t("owner.stock.header_skipped", header=result.header)
     if result.restock is not None:
-        text += "\n" + t("owner.stock.restock", n=result.restock.watchers)
+        text += "\n" + restock.owner_line(t, result.restock)
     if in_dialog:
         text += "\n" + t("owner.stock.more")
     await reply(message, text)
