@@ -20,6 +20,7 @@ from app.db.models import Broadcast, BroadcastKind, Product, RestockWatch, User
 from app.i18n import translator
 from app.services import stock
 from app.services.broadcast import claimable_broadcasts
+from app.services.restock import MAX_WATCHES
 from app.stock_import import import_items
 from app.workers.broadcast import BroadcastSender, RateLimiter
 from tests.admin_helpers import panel_client, running_panel
@@ -195,6 +196,21 @@ async def test_watching_needs_a_sold_out_product_on_sale(shop: RunningBot) -> No
     answer = await buyer.press_data(f"b-unwatch:{hidden}")  # nothing to leave: the list again
     assert buyer.screen()["text"] == en("buyer.restock.none")
     assert await watches(factory) == []
+
+    # At most MAX_WATCHES products at a time: one more is refused, with the way out.
+    sold_out = [
+        await seed_product(factory, f"P{i}", 5, slug=f"p-{i}") for i in range(MAX_WATCHES + 1)
+    ]
+    async with factory() as session:
+        session.add_all(RestockWatch(user_id=5201, product_id=p) for p in sold_out[:-1])
+        await session.commit()
+    answer = await buyer.press_data(f"b-watch:{sold_out[-1]}:on:0")
+    assert answer is not None and answer.get("show_alert") is True
+    assert answer.get("text") == en("buyer.restock.limit", n=MAX_WATCHES)
+    assert len(await watches(factory)) == MAX_WATCHES
+    await buyer.send("/alerts")
+    listing = buyer.screen()
+    assert len(listing["text"]) < 4096 and len(buttons(listing)) == MAX_WATCHES + 1
 
 
 @FAST
