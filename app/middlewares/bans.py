@@ -28,6 +28,7 @@ from aiogram.types import TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.bot.throttle import MemoryThrottle, Throttle
+from app.db.uow import read
 from app.i18n import translator
 from app.services.bans import banned_ids, is_banned
 
@@ -68,7 +69,7 @@ class BanMiddleware(BaseMiddleware):
 
     async def _load(self) -> None:
         try:
-            async with self.session_factory() as session:
+            async with self.session_factory() as session, read(session, autocommit=True):
                 self._banned = await banned_ids(session)
         except Exception as exc:  # keep serving with the ids read before
             log.warning("could not read the banned users", error=type(exc).__name__)
@@ -89,7 +90,7 @@ class BanMiddleware(BaseMiddleware):
     async def _banned_now(self, user_id: int) -> bool:
         """The database's answer, for the pre-checkout query (a ban of a second ago counts)."""
         try:
-            async with self.session_factory() as session:
+            async with self.session_factory() as session, read(session, autocommit=True):
                 return await is_banned(session, user_id)
         except Exception as exc:  # the cached ids still apply
             log.warning("could not read the ban", error=type(exc).__name__)
