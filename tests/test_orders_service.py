@@ -288,3 +288,31 @@ async def test_purchases_are_newest_first_and_paged(session_factory: SessionFact
     assert ids == sorted(ids, reverse=True) and len(ids) == 7
     assert (first.pages, len(first.items), len(second.items)) == (2, 5, 2)
     assert other.items == []
+
+
+async def test_the_unit_cap_is_exact_under_concurrent_presses(
+    session_factory: SessionFactory,
+) -> None:
+    """One buyer presses Buy on five products at once, two units each, under a cap of 5 units:
+    the user row, locked first, lets exactly two of them through (4 units), never three."""
+    products = [
+        await seed_product(session_factory, f"P{n}", 3, [f"P{n}-1", f"P{n}-2"]) for n in range(5)
+    ]
+
+    async def press(product_id: int) -> orders.Reservation:
+        async with transaction(session_factory) as session:
+            return await orders.reserve(
+                session,
+                buyer=buyer(5000),
+                product_id=product_id,
+                minutes=15,
+                quantity=2,
+                max_units=5,
+            )
+
+    results = await asyncio.gather(*(press(product) for product in products))
+    statuses = sorted(result.status for result in results)
+    assert statuses.count(ReserveStatus.RESERVED) == 2
+    assert statuses.count(ReserveStatus.LIMIT) == 3
+    held = [i for p in products for i in await items_of(session_factory, p) if i.order_id]
+    assert len(held) == 4 and all(item.status == "reserved" for item in held)

@@ -4,9 +4,10 @@ The shop has 200,000 keys of one product, a product whose 3,000 reservations all
 item reserved by an unpaid invoice), tens of thousands of users and of past sales. A buyer goes
 through the whole purchase of each product with the real Dispatcher: /start, the catalog, the
 category, the card, Buy, pre-checkout, the payment (and its low-stock check), the delivery, My
-purchases. Every statement the bot ran is then planned again by PostgreSQL, as a custom and as a
-generic plan (asyncpg prepares statements, and PostgreSQL switches a prepared statement to its
-generic plan after five runs), and run under EXPLAIN ANALYZE in a transaction rolled back:
+purchases; then two units of each product through the cart, paid with one invoice. Every
+statement the bot ran is then planned again by PostgreSQL, as a custom and as a generic plan
+(asyncpg prepares statements, and PostgreSQL switches a prepared statement to its generic plan
+after five runs), and run under EXPLAIN ANALYZE in a transaction rolled back:
 
 - no table that grows with the shop (stock, users, orders) is read by a sequential scan (the
   catalog's own tables, a few rows, are read whole where PostgreSQL finds that cheapest);
@@ -30,7 +31,7 @@ from app.db.engine import create_engine
 from app.db.migrate import migrate
 from app.db.models import Product
 from app.i18n import translator
-from app.keyboards.buyer import MenuCb
+from app.keyboards.buyer import MenuCb, ProductCb
 from app.services.availability import LEFT_CAP
 from tests.big_shop import BigShop
 from tests.fake_api import FakeBotAPI
@@ -121,6 +122,34 @@ async def _purchase(shop: Shop, buyer: Customer, title: str) -> None:
     step(None)
 
 
+async def _cart_purchase(shop: Shop, buyer: Customer) -> None:
+    """Two units of each product through the cart, one invoice: every step recorded."""
+    step = shop.recorder.step
+    step("cart: /start")
+    await buyer.send("/start")
+    for title in ("Small", "Big", "Abandoned"):
+        step(f"cart: {title} card")
+        await buyer.press_data(ProductCb(id=shop.products[title]).pack())
+        step(f"cart: {title} quantity")
+        await buyer.press("➕")
+        step(f"cart: {title} added")
+        await buyer.press(en("buyer.catalog.add_to_cart"))
+    step("cart: view")
+    await buyer.press(en("buyer.menu.cart"))
+    step("cart: pay")
+    await buyer.press(en("buyer.cart.pay", price=60))
+    invoice = buyer.invoices()[-1]
+    payload, amount = invoice["payload"], invoice_amount(invoice)
+    step("cart: pre-checkout")
+    assert (await buyer.pre_checkout(payload, amount))["ok"]
+    step("cart: payment and delivery")
+    await buyer.pay(payload, amount)
+    assert all(key in buyer.texts()[-1] for key in ("SMALL", "BIG", "GONE"))
+    step("cart: my purchases")
+    await buyer.press_data(MenuCb(action="purchases").pack())
+    step(None)
+
+
 async def _driver(url: URL) -> asyncpg.Connection:
     return await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
 
@@ -130,9 +159,10 @@ async def test_no_buyer_statement_reads_more_because_the_shop_is_big(big_shop: S
     buyer = Customer(running.api, running.tracker, BUYER)
     for title in ("Small", "Big", "Abandoned"):
         await _purchase(big_shop, buyer, title)
+    await _cart_purchase(big_shop, buyer)
     statements = big_shop.recorder.statements
     steps = {statement.step for statement in statements}
-    assert len(steps) == 3 * 8, sorted(steps)  # every step ran SQL and was recorded
+    assert len(steps) == 3 * 8 + 15, sorted(steps)  # every step ran SQL and was recorded
 
     driver = await _driver(running.settings.database_url)
     problems: list[str] = []

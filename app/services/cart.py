@@ -22,6 +22,9 @@ from app.services.catalog import NOW
 from app.services.users import upsert_user
 
 MAX_LINES = 10  # products in one cart: its screen keeps a row of buttons for each
+# A line never holds more (MAX_QUANTITY's own bound), so its stock is counted no further:
+# each line's walk stops after this many rows, however big the stock.
+LINE_CAP = 100
 
 
 class CartFullError(Exception):
@@ -34,7 +37,7 @@ class CartItem:
     title: str
     price: int
     quantity: int
-    left: int  # claimable units now, counted up to availability.LEFT_CAP
+    left: int  # claimable units now, counted up to LINE_CAP
     on_sale: bool
 
     @property
@@ -64,7 +67,7 @@ _VIEW = (
         Product.title,
         Product.price,
         CartLine.quantity,
-        *claimable_left(Product.id, NOW),
+        *claimable_left(Product.id, NOW, cap=LINE_CAP),
         Product.is_active,
     )
     .join(Product, Product.id == CartLine.product_id)
@@ -77,7 +80,7 @@ _LINE = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-_STOCK = select(*claimable_left(bindparam("product"), NOW)).where(
+_STOCK = select(*claimable_left(bindparam("product"), NOW, cap=LINE_CAP)).where(
     Product.id == bindparam("product"), Product.is_active
 )
 _COUNT = select(CartLine.product_id).where(CartLine.user_id == bindparam("user"))
@@ -87,7 +90,14 @@ async def view(session: AsyncSession, user_id: int) -> CartView:
     rows = await session.execute(_VIEW, {"user": user_id, "now": utcnow()})
     return CartView(
         tuple(
-            CartItem(product, title, price, quantity, capped(available, expired), bool(active))
+            CartItem(
+                product,
+                title,
+                price,
+                quantity,
+                capped(available, expired, cap=LINE_CAP),
+                bool(active),
+            )
             for product, title, price, quantity, available, expired, active in rows
         )
     )
@@ -103,9 +113,10 @@ async def add(
     The user row, upserted first, is locked on PostgreSQL: a buyer's presses apply in turn.
     """
     row = (await session.execute(_STOCK, {"product": product_id, "now": utcnow()})).first()
-    if row is None or not capped(row[0], row[1]):
+    left = capped(row[0], row[1], cap=LINE_CAP) if row is not None else 0
+    if not left:
         return 0
-    top = min(max_quantity, capped(row[0], row[1]))
+    top = min(max_quantity, left)
     await upsert_user(session, buyer)
     line = await session.scalar(_LINE, {"user": buyer.id, "product": product_id})
     if line is not None:
