@@ -213,6 +213,25 @@ async def test_watching_needs_a_sold_out_product_on_sale(shop: RunningBot) -> No
     assert len(listing["text"]) < 4096 and len(buttons(listing)) == MAX_WATCHES + 1
 
 
+@AT_ONCE
+async def test_file_goods_from_stockfiles_tell_the_watchers_once(shop: RunningBot) -> None:
+    api, factory = shop.api, shop.session_factory
+    await seed_product(factory, "Manual", 15, slug="manual")
+    buyer = Customer(api, shop.tracker, 5251)
+    await watch(buyer, "Manual")
+    owner = Customer(api, shop.tracker, ADMIN_ID)
+    await owner.send("/stockfiles manual")
+    for name in ("manual.pdf", "guide.pdf"):  # one import each; the second adds no alert
+        document = api.add_file(b"%PDF- " + name.encode(), name, "application/pdf")
+        await shop.tracker.wait(api.message(ADMIN_ID, "", document=document)["update_id"])
+    assert "1 buyer waiting for it will be told it is back." in owner.texts()[-2]
+    assert "waiting for it" not in owner.texts()[-1]
+    await owner.send("/done")
+    await eventually(lambda: done(factory), "the restock alert is sent")
+    assert alerts_to(api, 5251) == ["🔔 Manual is back in stock!"]
+    assert len(await restock_alerts(factory)) == 1
+
+
 @FAST
 async def test_a_cli_import_while_the_bot_runs_tells_the_watchers(
     shop: RunningBot, db_url: URL, tmp_path: Path

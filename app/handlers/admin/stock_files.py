@@ -25,7 +25,7 @@ from app.handlers.admin.common import (
     reply_error,
 )
 from app.i18n import Translator
-from app.services import products
+from app.services import products, restock
 from app.services.products import ShopInputError
 from app.services.stock import SentFile
 from app.stock_import import import_files
@@ -84,7 +84,7 @@ async def stock_file(
         return
     text = t("owner.stockfiles.added", title=title, available=await _available(session, product_id))
     if result.restock is not None:
-        text += "\n" + t("owner.stock.restock", n=result.restock.watchers)
+        text += "\n" + restock.owner_line(t, result.restock)
     await reply(message, text)
 
 
