@@ -12,6 +12,7 @@ does and never changes the schema.
     python -m app product list
     python -m app stock import --product SLUG [--csv] [--header auto|skip|keep] FILE
                                                     (FILE "-" reads stdin)
+    python -m app promo add|list|disable …       (see app.promo_cli)
     python -m app [--no-migrate] COMMAND …    (or COMMAND … --no-migrate)
     python -m app migrations lint [REVISION …]   (no database needed; see app.migrations_cli)
 
@@ -31,7 +32,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import heap, migrations_cli
+from app import heap, migrations_cli, promo_cli
 from app.config import DatabaseSettings, load_settings
 from app.db.engine import (
     create_engine,
@@ -236,6 +237,7 @@ def register_commands(commands: Any) -> None:
     upload.add_argument("file", metavar="FILE", help="a .txt or .csv file, or - for stdin")
     upload.set_defaults(handler=stock_import)
 
+    promo_cli.register(commands, _command)
     migrations_cli.register(commands).set_defaults(mode=COMMAND)
 
 

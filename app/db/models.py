@@ -63,6 +63,23 @@ class OrderStatus(enum.StrEnum):
     REFUNDED = "refunded"
 
 
+class PromoKind(enum.StrEnum):
+    PERCENT = "percent"  # value: 1..100 percent off the lines in scope
+    FIXED = "fixed"  # value: Stars off the lines in scope
+
+
+class PromoScope(enum.StrEnum):
+    SHOP = "shop"
+    CATEGORY = "category"
+    PRODUCT = "product"
+
+
+class RedemptionStatus(enum.StrEnum):
+    HELD = "held"  # applied to a pending order; counts while the order waits for its payment
+    USED = "used"  # the order was paid
+    RELEASED = "released"  # given back: the payment was refunded, or the code was dropped
+
+
 class PaymentSource(enum.StrEnum):
     UPDATE = "update"  # the successful_payment update
     RECONCILIATION = "reconciliation"  # found in getStarTransactions, its update never handled
@@ -241,6 +258,9 @@ class Order(TimestampMixin, Base):
     delivery_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_delivery_at: Mapped[datetime | None] = mapped_column(
         comment="paid orders: when the next delivery attempt may start (a lease while sending)"
+    )
+    discount: Mapped[int] = mapped_column(
+        default=0, server_default="0", comment="Stars taken off the price by a promo code"
     )
 
     product: Mapped[Product] = relationship()
@@ -450,3 +470,105 @@ class Review(TimestampMixin, Base):
     rating: Mapped[int]
     text: Mapped[str] = mapped_column(Text, default="", server_default="")
     hidden_at: Mapped[datetime | None] = mapped_column(comment="hidden by an owner")
+
+
+class PromoCode(TimestampMixin, Base):
+    """A discount a buyer applies by its code (stored upper-case) before the invoice.
+
+    ``owner_user_id`` binds it to one buyer (a referral reward). Uses are counted from
+    :class:`PromoRedemption` rows (held or used) with this row locked, so the last use is
+    taken once.
+    """
+
+    __tablename__ = "promo_codes"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_values(PromoKind)})", name="kind_known"),
+        CheckConstraint(f"scope IN ({_values(PromoScope)})", name="scope_known"),
+        CheckConstraint("value > 0 AND (kind <> 'percent' OR value <= 100)", name="value_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[int] = mapped_column(comment="percent (1-100) or Stars")
+    scope: Mapped[str] = mapped_column(String(8), default=PromoScope.SHOP)
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="RESTRICT")
+    )
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    min_total: Mapped[int] = mapped_column(
+        default=0, server_default="0", comment="Stars the lines in scope must reach"
+    )
+    expires_at: Mapped[datetime | None]
+    max_uses: Mapped[int | None] = mapped_column(comment="NULL: no limit")
+    per_user: Mapped[int | None] = mapped_column(comment="uses per buyer; NULL: no limit")
+    owner_user_id: Mapped[int | None] = mapped_column(
+        BigInteger, comment="only this buyer may use it (a referral reward)"
+    )
+    disabled_at: Mapped[datetime | None]
+
+
+class PromoRedemption(TimestampMixin, Base):
+    """One code's use by one order: held at the invoice, used at payment, released on refund."""
+
+    __tablename__ = "promo_redemptions"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_values(RedemptionStatus)})", name="status_known"),
+        Index("ix_promo_redemptions_promo_id_user_id", "promo_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    promo_id: Mapped[int] = mapped_column(ForeignKey("promo_codes.id", ondelete="RESTRICT"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(comment="Stars taken off the order")
+    status: Mapped[str] = mapped_column(String(16), default=RedemptionStatus.HELD)
+    used_at: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+
+
+class ReferralLink(Base):
+    """A user's stable referral code (``/start ref_<code>``), made when first asked for."""
+
+    __tablename__ = "referral_links"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+
+
+class Referral(Base):
+    """Who brought whom: written at the referee's first /start only, one referrer each."""
+
+    __tablename__ = "referrals"
+
+    referee_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True
+    )
+    referrer_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+
+
+class ReferralReward(TimestampMixin, Base):
+    """The referrer's reward for one referee's first paid order: at most one per referee."""
+
+    __tablename__ = "referral_rewards"
+    __table_args__ = (
+        Index("ix_referral_rewards_referrer_id_created_at", "referrer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referee_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.referee_id", ondelete="RESTRICT"), unique=True
+    )
+    referrer_id: Mapped[int] = mapped_column(BigInteger)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"))
+    promo_id: Mapped[int] = mapped_column(
+        ForeignKey("promo_codes.id", ondelete="RESTRICT"), unique=True
+    )
+    notified_at: Mapped[datetime | None] = mapped_column(comment="the referrer was told")

@@ -93,6 +93,19 @@ class CartLineCb(CallbackData, prefix="b-cline"):
     qty: Annotated[int, Field(ge=0, le=MAX_QUANTITY)]  # 0 removes the line
 
 
+class PromoCb(CallbackData, prefix="b-promo"):
+    """🎟 Promo code on a card: reserve ``qty`` units with a code the buyer types next."""
+
+    product: RowId
+    qty: Quantity = 1
+
+
+class PromoCartCb(CallbackData, prefix="b-promoc"):
+    """🎟 Promo code on the cart: reserve the whole cart with a code the buyer types next."""
+
+    what: Literal["cart"] = "cart"
+
+
 class PurchasesCb(CallbackData, prefix="b-my"):
     page: PageNumber = 0
 
@@ -189,6 +202,7 @@ def product_card(
             _button(t("buyer.catalog.add_to_cart"), CartAddCb(product=card.id, qty=qty)),
             _button(t("buyer.menu.cart"), CartCb(action="view")),
         )
+        builder.row(_button(t("buyer.promo.button"), PromoCb(product=card.id, qty=qty)))
     if card.rating_count:
         text = t("buyer.reviews.button", n=card.rating_count)
         builder.row(_button(text, ReviewsCb(product=card.id)))
@@ -264,6 +278,7 @@ def cart(t: Translator, view: CartView, max_quantity: int) -> InlineKeyboardMark
         )
     if view.items:
         builder.row(_button(t("buyer.cart.pay", price=view.total), CartCb(action="pay")))
+        builder.row(_button(t("buyer.promo.button"), PromoCartCb()))
         builder.row(_button(t("buyer.cart.clear"), CartCb(action="clear")))
     builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
     return builder.as_markup()

@@ -32,7 +32,7 @@ from app.db.models import (
     RefundStatus,
     StockItem,
 )
-from app.services import cart, delivery, ledger
+from app.services import cart, delivery, ledger, redemptions
 from app.services.availability import unsold_at_most
 from app.services.delivery import Goods
 from app.services.orders import (
@@ -156,6 +156,7 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     order.telegram_payment_charge_id = payment.charge_id
     order.provider_payment_charge_id = payment.provider_charge_id
     order.paid_at = payment.paid_at
+    await redemptions.confirm(session, order, now)  # given back if the payment is refunded
     if not units:  # not every unit could be had: all of it goes back, the payment in full
         order.stock_item_id = None  # never point a refunded order at someone else's item
         order.status = OrderStatus.REFUND_DUE.value

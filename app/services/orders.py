@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import ItemStatus, Order, OrderLine, OrderStatus, Product, StockItem
+from app.services import redemptions
 from app.services.availability import ClaimQuery, claim_queries
 from app.services.catalog import NOW, PENDING
 from app.services.users import upsert_user
@@ -81,8 +82,9 @@ class Line:
 class Quote:
     """What an order costs: its lines, their subtotal, and the total charged.
 
-    The total is the subtotal today; a discount (a promo code) is applied here and nowhere
-    else, and the order row carries the total as ``amount``.
+    The total is the subtotal less a promo code's discount (:func:`quote`, the one place it is
+    taken off; see :mod:`app.services.redemptions`), and the order row carries the total as
+    ``amount`` (and the discount as ``discount``).
     """
 
     lines: tuple[Line, ...]
@@ -94,10 +96,11 @@ class Quote:
         return sum(line.quantity for line in self.lines)
 
 
-def quote(lines: Iterable[Line]) -> Quote:
+def quote(lines: Iterable[Line], discount: int = 0) -> Quote:
+    """The lines' subtotal, less ``discount`` (a promo code's), never below 1 Star."""
     kept = tuple(lines)
     subtotal = sum(line.amount for line in kept)
-    return Quote(kept, subtotal, subtotal)
+    return Quote(kept, subtotal, max(subtotal - discount, min(subtotal, 1)))
 
 
 # --- what a reservation returns -------------------------------------------------------------
@@ -524,6 +527,16 @@ class Verdict(enum.StrEnum):
     PRICE_CHANGED = "price_changed"
     AMOUNT_MISMATCH = "amount_mismatch"
     CURRENCY = "currency"
+    PROMO_EXPIRED = "promo_expired"  # the order's promo code expired, was disabled or used up
+    PROMO_DISABLED = "promo_disabled"
+    PROMO_USED_UP = "promo_used_up"
+
+
+_PROMO_VERDICTS = {
+    "expired": Verdict.PROMO_EXPIRED,
+    "disabled": Verdict.PROMO_DISABLED,
+    "used_up": Verdict.PROMO_USED_UP,
+}
 
 
 def _order_verdict(order: Order, user_id: int, now: datetime) -> Verdict | None:
@@ -577,6 +590,8 @@ async def _verdict(
     ids = [line.product_id for line in lines]
     products = {p.id: p for p in await session.scalars(_PRODUCTS, {"ids": ids})}
     verdict = _price_verdict(order, lines, products, currency, total)
+    if verdict is Verdict.OK and (refused := await redemptions.recheck(session, order, now)):
+        return _PROMO_VERDICTS.get(refused.reason, Verdict.PROMO_USED_UP)
     if verdict is Verdict.OK:
         until = max(order.expires_at, now + CHECKOUT_GRACE)
         order.expires_at = until

@@ -27,7 +27,7 @@ from app.db.models import (
     RefundStatus,
     User,
 )
-from app.services import ledger
+from app.services import ledger, redemptions
 from app.services.delivery import backoff
 
 REFUND_LEASE = timedelta(seconds=60)
@@ -180,6 +180,7 @@ async def mark_refunded(session: AsyncSession, refund_id: int, now: datetime) ->
         .values(status=OrderStatus.REFUNDED.value, refunded_at=now, next_delivery_at=None)
         .execution_options(synchronize_session=False)
     )
+    await redemptions.give_back(session, changed, now)  # the promo code's use, if any
     return True
 
 

@@ -17,6 +17,7 @@ from app.handlers.admin import (
     edit,
     exports,
     menu,
+    promo,
     reviews,
     sales,
     stock,
@@ -40,5 +41,6 @@ def router() -> Router:
         bans.router(),
         exports.router(),
         reviews.router(),
+        promo.router(),
     )
     return owner
