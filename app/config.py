@@ -157,6 +157,11 @@ class Settings(DatabaseSettings):
     retry_interval: float = Field(default=10.0, gt=0, le=3600)  # s, the money worker's round
     support_contact: str | None = None  # shown by /paysupport, e.g. "@shop_support"
     broadcast_rate: float = Field(default=25.0, gt=0, le=30)  # messages/s, under Telegram's 30
+    # Referrals: a referee's first paid order, not refunded for this many days, earns the
+    # referrer a one-use code of this percent; at most this many rewards per referrer a UTC day.
+    referral_hold_days: float = Field(default=7.0, ge=0, le=365)
+    referral_reward_percent: int = Field(default=10, ge=1, le=100)
+    referral_daily_cap: int = Field(default=5, ge=1, le=1000)
     # s between two looks for broadcasts to send that another process wrote (the admin panel,
     # a restock by `python -m app stock import`) or left (a replica that died).
     broadcast_poll_interval: float = Field(default=10.0, gt=0, le=3600)

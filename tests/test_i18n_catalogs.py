@@ -135,6 +135,7 @@ def test_texts_with_a_count_have_plural_forms() -> None:
         "owner.export.stock",
         "owner.export.stock_files",
         "buyer.reviews.button",
+        "buyer.referral.brought",
         "buyer.restock.limit",
         "owner.stock.restock",
         "owner.stock.restock_over",

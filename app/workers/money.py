@@ -29,6 +29,7 @@ from app.db.base import utcnow
 from app.db.uow import SessionFactory, read
 from app.flows.delivery import deliver
 from app.flows.payments import refund_waits_for_owner, settle
+from app.flows.referrals import grant_rewards
 from app.flows.refunds import refund
 from app.services import delivery, fulfilment, refunds
 from app.workers.reconcile import reconcile
@@ -66,6 +67,7 @@ class MoneyWorker:
                 await self._guarded("reconciliation", self.reconcile)
                 next_reconcile = time.monotonic() + self.settings.reconcile_interval
             await self._guarded("retries", self.retry_round)
+            await self._guarded("referral rewards", self.referral_round)
             self.first_pass.set()
             await asyncio.sleep(self.settings.retry_interval)
 
@@ -92,6 +94,11 @@ class MoneyWorker:
                 refunded=len(report.refunded),
                 checkpoint=report.checkpoint,
             )
+
+    async def referral_round(self) -> None:
+        """Referrers whose referees' first orders have held get their codes (unique per
+        referee: replicas racing grant once)."""
+        await grant_rewards(self.bot, self.factory, self.settings)
 
     async def retry_round(self) -> None:
         now = utcnow()

@@ -8,6 +8,7 @@ from app.admin_panel.views.broadcasts import BroadcastView, NewBroadcastView
 from app.admin_panel.views.catalog import CategoryView, ProductView
 from app.admin_panel.views.orders import OrderView
 from app.admin_panel.views.payments import PaymentView, RefundView
+from app.admin_panel.views.promo import PromoView
 from app.admin_panel.views.stock import StockItemView, StockUploadView
 from app.admin_panel.views.users import UserView
 
@@ -22,6 +23,7 @@ def add_views(admin: Admin) -> None:
         PaymentView,
         RefundView,
         UserView,
+        PromoView,
         BroadcastView,
         NewBroadcastView,
     )

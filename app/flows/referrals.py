@@ -1,0 +1,73 @@
+"""The referral pass: reward the referrers whose referees' first orders have held, then tell
+them. Each reward is its own short transaction; the message goes after its commit.
+
+The money worker runs it every round on every replica: a reward is unique per referee, so
+replicas racing for one grant it once (the loser's transaction rolls back whole).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from sqlalchemy.exc import IntegrityError
+
+from app.config import Settings
+from app.db.base import utcnow
+from app.db.uow import SessionFactory, read, transaction
+from app.i18n import translator
+from app.services import referrals
+from app.services.referrals import Granted
+
+log = structlog.get_logger(__name__)
+
+BATCH = 50
+
+
+async def grant_rewards(
+    bot: Bot, factory: SessionFactory, settings: Settings, *, now: datetime | None = None
+) -> list[Granted]:
+    """One pass; ``now`` is injectable so that the hold can be tested without waiting."""
+    now = now or utcnow()
+    hold = timedelta(days=settings.referral_hold_days)
+    async with factory() as session, read(session):
+        found = await referrals.candidates(session, now, hold, BATCH)
+    granted: list[Granted] = []
+    for candidate in found:
+        try:
+            async with transaction(factory) as session:
+                reward = await referrals.grant(
+                    session,
+                    candidate,
+                    now=now,
+                    percent=settings.referral_reward_percent,
+                    daily_cap=settings.referral_daily_cap,
+                )
+        except IntegrityError:  # another replica granted it first
+            log.info("referral reward made elsewhere", referee_id=candidate.referee_id)
+            continue
+        if reward is None:
+            continue
+        log.info(
+            "referral reward granted",
+            reward_id=reward.reward_id,
+            referrer_id=reward.referrer_id,
+            referee_id=candidate.referee_id,
+            order_id=candidate.order_id,
+            percent=reward.percent,
+        )
+        await _tell(bot, reward)
+        granted.append(reward)
+    return granted
+
+
+async def _tell(bot: Bot, reward: Granted) -> None:
+    """In the referrer's language; a referrer who blocked the bot is no error."""
+    t = translator(reward.language)
+    try:
+        text = t("buyer.referral.rewarded", code=reward.code, percent=reward.percent)
+        await bot.send_message(reward.referrer_id, text)
+    except TelegramAPIError as exc:
+        log.info("could not tell the referrer", referrer_id=reward.referrer_id, error=exc.message)

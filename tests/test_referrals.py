@@ -1,0 +1,155 @@
+"""Referrals through the real Dispatcher and the fake Bot API, on SQLite and PostgreSQL: the
+link, the tie made at a new user's first /start only, and the reward granted by the pass once
+the first paid order has held, never for a refund, never twice, at most the daily cap."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from app.db.base import utcnow
+from app.db.models import Order, Referral, ReferralReward
+from app.flows.referrals import grant_rewards
+from app.i18n import translator
+from tests.harness import ADMIN_ID, RunningBot
+from tests.promo_helpers import apply_code, pay, shown
+from tests.shop_helpers import Customer, SessionFactory, buy, seed_product
+
+en = translator("en")
+REFERRER, FRIEND, OTHER, LATE = 8101, 8102, 8103, 8104
+LINK_RE = re.compile(r"https://t\.me/fake_shop_bot\?start=(ref_[A-Za-z0-9_-]+)")
+
+
+def customer(shop: RunningBot, user_id: int) -> Customer:
+    return Customer(shop.api, shop.tracker, user_id)
+
+
+async def link_of(buyer: Customer) -> str:
+    """The start parameter of the buyer's referral link, from /referrals."""
+    await buyer.send("/referrals")
+    found = LINK_RE.search(buyer.texts()[-1])
+    assert found, buyer.texts()[-1]
+    return found.group(1)
+
+
+async def referrer_of(factory: SessionFactory, user_id: int) -> int | None:
+    async with factory() as session:
+        return await session.scalar(
+            select(Referral.referrer_id).where(Referral.referee_id == user_id)
+        )
+
+
+async def rewards(factory: SessionFactory) -> list[ReferralReward]:
+    async with factory() as session:
+        return list(await session.scalars(select(ReferralReward).order_by(ReferralReward.id)))
+
+
+async def age_orders(factory: SessionFactory, user_id: int, days: float) -> None:
+    """Move the user's payments into the past, as if ``days`` went by."""
+    async with factory() as session:
+        await session.execute(
+            update(Order)
+            .where(Order.user_id == user_id, Order.paid_at.is_not(None))
+            .values(paid_at=utcnow() - timedelta(days=days))
+        )
+        await session.commit()
+
+
+async def test_a_new_user_is_tied_once_at_the_first_start(shop: RunningBot) -> None:
+    referrer, friend = customer(shop, REFERRER), customer(shop, FRIEND)
+    other = customer(shop, OTHER)
+    await referrer.send("/start")
+    link = await link_of(referrer)
+    assert await link_of(referrer) == link  # stable
+    assert shown(en("buyer.referral.brought", n=0)) in referrer.texts()[-1]
+
+    await referrer.send(f"/start {link}")  # one's own link ties nobody
+    assert await referrer_of(shop.session_factory, REFERRER) is None
+    await friend.send(f"/start {link}")
+    assert await referrer_of(shop.session_factory, FRIEND) == REFERRER
+    # A second start, through another link, changes nothing.
+    await other.send("/start")
+    other_link = await link_of(other)
+    await friend.send(f"/start {other_link}")
+    assert await referrer_of(shop.session_factory, FRIEND) == REFERRER
+    # A user known before (here: /start without a link first) is never tied later.
+    await other.send(f"/start {link}")
+    assert await referrer_of(shop.session_factory, OTHER) is None
+    await friend.send("/start ref_no-such-code")
+    assert shown(en("buyer.referral.brought", n=1)) in (await _screen(referrer))
+
+
+async def _screen(buyer: Customer) -> str:
+    await buyer.send("/referrals")
+    return buyer.texts()[-1]
+
+
+@pytest.mark.settings(referral_hold_days=7, referral_reward_percent=20, referral_daily_cap=5)
+async def test_the_reward_comes_after_the_hold_and_never_for_a_refund(shop: RunningBot) -> None:
+    await seed_product(shop.session_factory, "Key", 50, [f"K-{n}" for n in range(6)])
+    referrer, friend = customer(shop, REFERRER), customer(shop, FRIEND)
+    refunded, stranger = customer(shop, OTHER), customer(shop, LATE)
+    owner = customer(shop, ADMIN_ID)
+    await referrer.send("/start")
+    link = await link_of(referrer)
+    await friend.send(f"/start {link}")
+    await refunded.send(f"/start {link}")
+
+    await buy(friend, "Key")
+    await pay(friend, friend.invoices()[-1])
+    await buy(refunded, "Key")
+    charge = await pay(refunded, refunded.invoices()[-1])
+    await owner.send(f"/refund {charge}")
+
+    assert await grant_rewards(shop.bot, shop.session_factory, shop.settings) == []  # too soon
+    await age_orders(shop.session_factory, FRIEND, 6.9)
+    await age_orders(shop.session_factory, OTHER, 8)
+    assert await grant_rewards(shop.bot, shop.session_factory, shop.settings) == []
+    await age_orders(shop.session_factory, FRIEND, 7.1)
+    [granted] = await grant_rewards(shop.bot, shop.session_factory, shop.settings)
+    assert granted.referrer_id == REFERRER and granted.percent == 20
+    assert referrer.texts()[-1] == shown(
+        en("buyer.referral.rewarded", code=granted.code, percent=20)
+    )
+    assert await grant_rewards(shop.bot, shop.session_factory, shop.settings) == []  # once
+    [reward] = await rewards(shop.session_factory)
+    assert reward.referee_id == FRIEND  # the refunded referee earned nothing
+    # A second purchase by the same friend earns nothing more.
+    await buy(friend, "Key")
+    await pay(friend, friend.invoices()[-1])
+    await age_orders(shop.session_factory, FRIEND, 30)
+    assert await grant_rewards(shop.bot, shop.session_factory, shop.settings) == []
+
+    screen = await _screen(referrer)
+    assert shown(en("buyer.referral.reward_unused", code=granted.code, percent=20)) in screen
+    assert await apply_code(stranger, "Key", granted.code) is None  # the referrer's alone
+    assert stranger.texts()[-1] == shown(en("buyer.promo.unknown", code=granted.code))
+    invoice = await apply_code(referrer, "Key", granted.code)
+    assert invoice is not None and invoice["prices"][0]["amount"] == 40
+    await pay(referrer, invoice)
+    screen = await _screen(referrer)
+    assert shown(en("buyer.referral.reward_used", code=granted.code, percent=20)) in screen
+
+
+@pytest.mark.settings(referral_daily_cap=1)
+async def test_rewards_per_referrer_per_day_are_capped(shop: RunningBot) -> None:
+    await seed_product(shop.session_factory, "Key", 50, ["K-1", "K-2"])
+    referrer = customer(shop, REFERRER)
+    await referrer.send("/start")
+    link = await link_of(referrer)
+    shop.api.block_user(REFERRER)  # the message is lost; the reward is not
+    for user_id in (FRIEND, OTHER):
+        friend = customer(shop, user_id)
+        await friend.send(f"/start {link}")
+        await buy(friend, "Key")
+        await pay(friend, friend.invoices()[-1])
+        await age_orders(shop.session_factory, user_id, 8)
+    assert len(await grant_rewards(shop.bot, shop.session_factory, shop.settings)) == 1
+    assert len(await rewards(shop.session_factory)) == 1
+    tomorrow = utcnow() + timedelta(days=1)
+    later = await grant_rewards(shop.bot, shop.session_factory, shop.settings, now=tomorrow)
+    assert len(later) == 1
+    assert {r.referee_id for r in await rewards(shop.session_factory)} == {FRIEND, OTHER}
