@@ -4,6 +4,7 @@ the first paid order has held, never for a refund, never twice, at most the dail
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.db.base import utcnow
+from app.db.engine import create_engine, create_session_factory
 from app.db.models import Order, Referral, ReferralReward
 from app.flows.referrals import grant_rewards
 from app.i18n import translator
@@ -153,3 +155,27 @@ async def test_rewards_per_referrer_per_day_are_capped(shop: RunningBot) -> None
     later = await grant_rewards(shop.bot, shop.session_factory, shop.settings, now=tomorrow)
     assert len(later) == 1
     assert {r.referee_id for r in await rewards(shop.session_factory)} == {FRIEND, OTHER}
+
+
+async def test_two_replicas_granting_at_once_grant_once(shop: RunningBot) -> None:
+    """Two passes at once (two replicas' workers, each with its own sessions): one reward."""
+    await seed_product(shop.session_factory, "Key", 50, ["K-1"])
+    referrer, friend = customer(shop, REFERRER), customer(shop, FRIEND)
+    await referrer.send("/start")
+    await friend.send(f"/start {await link_of(referrer)}")
+    await buy(friend, "Key")
+    await pay(friend, friend.invoices()[-1])
+    await age_orders(shop.session_factory, FRIEND, 8)
+    engine = create_engine(shop.settings.database_url)
+    other_replica = create_session_factory(engine)
+    try:
+        both = await asyncio.gather(
+            grant_rewards(shop.bot, shop.session_factory, shop.settings),
+            grant_rewards(shop.bot, other_replica, shop.settings),
+        )
+    finally:
+        await engine.dispose()
+    assert sorted(len(granted) for granted in both) == [0, 1]
+    assert len(await rewards(shop.session_factory)) == 1
+    rewarded = [text for text in referrer.texts() if "🎁" in text]
+    assert len(rewarded) == 1
