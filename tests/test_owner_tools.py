@@ -123,7 +123,8 @@ async def test_non_admin_gets_the_unknown_command_reply_and_changes_nothing(
         "/stock game-key\nNEW-KEY", "/stats", "/refund ch-1", "/broadcast Hello everyone",
         "/broadcast", "/stopbroadcast", "/cancel", f"/ban {BUYER}", f"/unban {BUYER}",
         "/export orders", "/export stock game-key", "/export", "/hidereview 1",
-        "/showreview 1",
+        "/showreview 1", "/stockfiles game-key", "/promo add SALE 10", "/promo list",
+        "/promo disable SALE", "/promo",
     ]  # fmt: skip
     for command in commands:
         before = len(stranger.texts())
