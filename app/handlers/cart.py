@@ -119,7 +119,7 @@ async def cart_pay(
         text, markup = cart_screen(t, settings, view)
         await show(query, bot, text, markup)
         return
-    placed, result = await place(query, session, settings, bot, t, wanted=view.wanted())
+    placed, result = await place(query, session, settings, bot, t, wanted=view.wanted(), cart=True)
     if placed is Placed.REFUSED and result.status in (ReserveStatus.SHORT, ReserveStatus.SOLD_OUT):
         text, markup = cart_screen(t, settings, await _view(session, query.from_user.id), result)
         await show(query, bot, text, markup)

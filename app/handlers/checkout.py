@@ -91,6 +91,7 @@ async def place(
     t: Translator,
     *,
     wanted: Sequence[tuple[int, int]],
+    cart: bool = False,
 ) -> tuple[Placed, Reservation]:
     """Reserve every unit of ``wanted`` in one transaction, then send one invoice for all."""
     async with uow.write(session):
@@ -100,6 +101,7 @@ async def place(
             wanted=wanted,
             minutes=settings.reservation_minutes,
             max_units=settings.max_reserved_units,
+            cart=cart,
         )
     if (invoice := result.invoice) is None:
         return Placed.REFUSED, result

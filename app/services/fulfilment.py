@@ -40,6 +40,7 @@ from app.services.orders import (
     CURRENCY,
     Line,
     claim_units,
+    from_cart,
     fully_held,
     held_units,
     lines_of,
@@ -177,7 +178,8 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     await session.flush()
     products = [await session.get(Product, line.product_id) for line in lines]
     low = [await _low_stock(session, product) for product in products if product is not None]
-    await cart.bought(session, payment.user_id, [line.product_id for line in lines])
+    if from_cart(order.payload):
+        await cart.bought(session, payment.user_id, [line.product_id for line in lines])
     return Settlement(
         Settled.SOLD,
         payment.charge_id,

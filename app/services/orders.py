@@ -49,8 +49,18 @@ CURRENCY = "XTR"
 CHECKOUT_GRACE = timedelta(minutes=2)
 
 
-def new_payload() -> str:
-    return secrets.token_urlsafe(24)  # 32 characters, well under Telegram's 128 bytes
+# The payload of an order placed from the cart: paying it takes what it bought out of the cart
+# (a Buy on a card leaves the cart alone, and its settlement has nothing to delete).
+CART_PAYLOAD = "c"
+
+
+def new_payload(*, from_cart: bool = False) -> str:
+    token = secrets.token_urlsafe(24)  # 32 characters, well under Telegram's 128 bytes
+    return CART_PAYLOAD + token if from_cart else token
+
+
+def from_cart(payload: str) -> bool:
+    return len(payload) == 33 and payload.startswith(CART_PAYLOAD)
 
 
 class ReserveStatus(enum.StrEnum):
@@ -171,6 +181,7 @@ _LIVE = (
         Order.product_id,
         Order.amount,
         Order.stock_item_id,
+        Order.payload,
         OrderLine.product_id,
         OrderLine.quantity,
         OrderLine.unit_price,
@@ -329,6 +340,7 @@ class _Live:
     order_id: int
     amount: int
     first_unit: int | None
+    cart: bool
     lines: list[Line]
 
     @property
@@ -342,8 +354,10 @@ class _Live:
 async def _live_orders(session: AsyncSession, user_id: int, now: datetime) -> list[_Live]:
     live: dict[int, _Live] = {}
     rows = await session.execute(_LIVE, {"user": user_id, "now": now})
-    for order_id, product_id, amount, first_unit, line_product, quantity, price in rows:
-        entry = live.setdefault(order_id, _Live(order_id, amount, first_unit, []))
+    for order_id, product_id, amount, first_unit, payload, line_product, quantity, price in rows:
+        entry = live.setdefault(
+            order_id, _Live(order_id, amount, first_unit, from_cart(payload), [])
+        )
         if line_product is None:  # an order of the release before order lines
             entry.lines.append(Line(product_id, 1, amount))
         else:
@@ -402,8 +416,10 @@ async def reserve_lines(
     wanted: Sequence[tuple[int, int]],
     minutes: int,
     max_units: int | None = None,
+    cart: bool = False,
 ) -> Reservation:
-    """Reserve every unit of ``wanted`` (product id, quantity) for the buyer, or nothing.
+    """Reserve every unit of ``wanted`` (product id, quantity) for the buyer, or nothing
+    (``cart``: the cart's order, whose payment empties the cart of what it bought).
 
     A buyer holds one live reservation per product: one of exactly these lines at today's
     prices is given back (same payload, same invoice); any other that shares a product ends,
@@ -413,7 +429,8 @@ async def reserve_lines(
     """
     quantities: Counter[int] = Counter()
     for product_id, quantity in wanted:
-        quantities[product_id] += quantity
+        if quantity > 0:
+            quantities[product_id] += quantity
     await upsert_user(session, buyer)  # orders need the user row; it also locks it (PostgreSQL)
     now = utcnow()
     products = {p.id: p for p in await session.scalars(_PRODUCTS, {"ids": list(quantities)})}
@@ -427,7 +444,7 @@ async def reserve_lines(
     )
     live = await _live_orders(session, buyer.id, now)
     for held in live:
-        if _same(held, quoted.lines) and held.amount == quoted.total:
+        if _same(held, quoted.lines) and held.amount == quoted.total and held.cart == cart:
             order = await session.get(Order, held.order_id)
             assert order is not None
             log.info("reservation reused", order_id=order.id, units=quoted.units)
@@ -458,7 +475,7 @@ async def reserve_lines(
         user_id=buyer.id,
         product_id=quoted.lines[0].product_id,
         stock_item_id=taken[0].id,
-        payload=new_payload(),
+        payload=new_payload(from_cart=cart),
         amount=quoted.total,
         currency=CURRENCY,
         status=OrderStatus.PENDING.value,
