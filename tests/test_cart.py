@@ -424,3 +424,79 @@ async def test_a_cart_payment_whose_update_was_lost_is_found_and_delivered_once(
     assert await _sold_keys(factory, order.id) == keys
     texts = "\n".join(m.get("text", "") for m in shop.api.sent_to(BUYER))
     assert all(texts.count(key) == 1 for key in keys)
+
+
+async def _old_replica_takes_over(factory: SessionFactory, item: StockItem, user_id: int) -> int:
+    """What a replica of the release before order lines did to a lapsed unit: its own order
+    (no lines, the unit in ``stock_item_id``) and the unit reserved again, ``order_id`` kept."""
+    until = utcnow() + timedelta(minutes=10)
+    async with factory() as session:
+        await session.execute(
+            update(Order)
+            .where(Order.stock_item_id == item.id, Order.status == OrderStatus.PENDING)
+            .values(status=OrderStatus.EXPIRED.value)
+        )
+        taker = Order(
+            user_id=user_id,
+            product_id=item.product_id,
+            stock_item_id=item.id,
+            payload=orders.new_payload(),
+            amount=10,
+            currency=orders.CURRENCY,
+            status=OrderStatus.PENDING.value,
+            expires_at=until,
+        )
+        session.add(taker)
+        await session.execute(
+            update(StockItem)
+            .where(StockItem.id == item.id)
+            .values(status=ItemStatus.RESERVED.value, reserved_until=until)
+        )
+        await session.commit()
+        return taker.id
+
+
+@pytest.mark.parametrize("restocked", [True, False], ids=["refilled", "refunded"])
+async def test_a_unit_an_older_replica_took_over_is_not_the_late_cart_payments(
+    shop: RunningBot, customer: Callable[..., Customer], restocked: bool
+) -> None:
+    factory = shop.session_factory
+    one = await seed_product(factory, "One", 10, ["ONE-1"])
+    two = await seed_product(factory, "Two", 15, ["TWO-1"])
+    buyer, rival = customer(), customer(BUYER + 1)
+    await rival.send("/start")  # the old replica's buyer has a user row
+    await add_to_cart(buyer, "One", 1)
+    await add_to_cart(buyer, "Two", 1)
+    await buyer.press(en("buyer.menu.cart"))
+    await buyer.press(en("buyer.cart.pay", price=25))
+    [invoice] = buyer.invoices()
+    [order] = await orders_of(factory, BUYER)
+    past = utcnow() - timedelta(minutes=1)
+    async with factory() as session:  # the reservation runs out ...
+        await session.execute(update(Order).values(expires_at=past))
+        await session.execute(
+            update(StockItem).where(StockItem.order_id == order.id).values(reserved_until=past)
+        )
+        await session.commit()
+    [lapsed] = await items_of(factory, two)  # ... and an older replica takes Two's unit over
+    taker = await _old_replica_takes_over(factory, lapsed, BUYER + 1)
+    if restocked:
+        await add_stock(factory, two, ["TWO-NEW"])
+
+    charge = await buyer.pay(invoice["payload"], 25, "charge-after-takeover")
+    [order] = await orders_of(factory, BUYER)
+    [unit] = [item for item in await items_of(factory, two) if item.id == lapsed.id]
+    assert (unit.status, unit.order_id) == (ItemStatus.RESERVED, None)  # still the taker's
+    async with factory() as session:
+        assert (await session.get(Order, taker)).status == OrderStatus.PENDING  # type: ignore[union-attr]
+    assert not any("TWO-1" in text for text in buyer.texts())
+    if restocked:
+        assert shop.api.stars_refunds == []
+        assert order.status == OrderStatus.DELIVERED
+        assert await _sold_keys(factory, order.id) == ["ONE-1", "TWO-NEW"]
+    else:
+        assert shop.api.stars_refunds == [{"user_id": BUYER, "telegram_payment_charge_id": charge}]
+        assert order.status == OrderStatus.REFUNDED
+        assert await _sold_keys(factory, order.id) == []
+        [first] = await items_of(factory, one)
+        assert (first.status, first.order_id) == (ItemStatus.AVAILABLE, None)

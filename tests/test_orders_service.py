@@ -146,6 +146,7 @@ async def test_pre_checkout_ok_extends_a_reservation_about_to_expire(
         await session.execute(
             update(Order).where(Order.id == reservation.invoice.order_id).values(expires_at=soon)
         )
+        await session.execute(update(StockItem).values(reserved_until=soon))  # held together
         await session.commit()
     async with transaction(session_factory) as session:
         verdict = await orders.check_pre_checkout(

@@ -46,6 +46,7 @@ from app.services.orders import (
     lines_of,
     lock_order,
     new_payload,
+    own_units,
     put_back,
 )
 from app.services.users import ensure_user
@@ -138,6 +139,7 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     now = utcnow()
     units = (await held_units(session, [(order.id, order.stock_item_id)]))[order.id]
     order = await lock_order(session, order.id)
+    units = await own_units(session, order, units)
     lines = await lines_of(session, order)
     if order.telegram_payment_charge_id is not None or order.user_id != payment.user_id:
         # The invoice was paid again, or by someone else: a new purchase of the same lines.

@@ -240,6 +240,44 @@ async def held_units(
     return found
 
 
+async def own_units(
+    session: AsyncSession, order: Order, units: Sequence[StockItem]
+) -> list[StockItem]:
+    """Of the units :func:`held_units` found for ``order`` (locked, the order locked after
+    them), those still its own: sold to it once it is paid, or reserved until exactly its
+    ``expires_at`` (a hold and a pre-checkout always write both together).
+
+    A replica of the release before order lines takes a lapsed unit over without clearing its
+    ``order_id``: such a unit (reserved until the other order's time, or sold to it) is the
+    other order's. Its ``order_id`` is cleared here, so neither this order's payment, nor its
+    delivery, nor a refund counts it as this order's.
+    """
+    paid = order.telegram_payment_charge_id is not None
+    mine: list[StockItem] = []
+    foreign: list[int] = []
+    for item in units:
+        if (
+            item.order_id != order.id
+            or (item.status == ItemStatus.SOLD and paid)
+            or (item.status == ItemStatus.RESERVED and item.reserved_until == order.expires_at)
+        ):  # an order of the release before order lines
+            mine.append(item)
+        else:
+            foreign.append(item.id)
+    if foreign:
+        await session.execute(
+            update(StockItem)
+            .where(StockItem.id.in_(foreign), StockItem.order_id == order.id)
+            .values(order_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        for item in units:
+            if item.id in foreign:
+                item.order_id = None
+        log.warning("units taken over by another order", order_id=order.id, stock_item_ids=foreign)
+    return mine
+
+
 async def lines_of(session: AsyncSession, order: Order) -> list[Line]:
     rows = (await session.execute(_LINES, {"order": order.id})).all()
     if not rows:  # an order of the release before order lines: one unit
@@ -601,6 +639,7 @@ async def _verdict(
     order = await lock_order(session, order.id)
     if order.status != OrderStatus.PENDING:  # taken over while we waited for the lock
         return Verdict.EXPIRED
+    units = await own_units(session, order, units)
     lines = await lines_of(session, order)
     if not fully_held(lines, units):
         return Verdict.SOLD_OUT
