@@ -20,7 +20,7 @@ from app.db.models import OrderStatus
 from app.services.charts import chart_data
 from tests.harness import ADMIN_ID, REPO_ROOT, RunningBot
 from tests.shop_helpers import Customer, seed_product
-from tests.test_owner_tools import BUYER, seed_order
+from tests.test_owner_tools import BUYER, seed_cart_order, seed_order
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -29,6 +29,27 @@ def png_size(content: bytes) -> tuple[int, int]:
     assert content.startswith(PNG) and content[12:16] == b"IHDR"
     width, height = struct.unpack(">II", content[16:24])
     return width, height
+
+
+async def test_the_top_products_count_every_line_of_a_cart_order(shop: RunningBot) -> None:
+    factory = shop.session_factory
+    game = await seed_product(factory, "Space Game", 100, [], slug="game")
+    key = await seed_product(factory, "Office Key", 30, [], slug="key")
+    now = utcnow()
+    # a cart of both, 20 Stars off with a promo code: 170 charged, 3 x 30 + 100 listed
+    await seed_cart_order(
+        factory, [(key, 3, 30), (game, 1, 100)], OrderStatus.DELIVERED, amount=170, paid_at=now
+    )
+    await seed_order(factory, key, 30, OrderStatus.PAID, paid_at=now)  # a single-item order
+    await seed_cart_order(factory, [(game, 2, 100)], OrderStatus.REFUNDED, paid_at=now)
+    async with factory() as session:
+        data = await chart_data(session, now)
+    assert data.days[-1].revenue == 200, "the day's revenue is what was charged"
+    assert data.days[-1].sales == 2
+    assert [(p.title, p.sales, p.revenue) for p in data.top] == [
+        ("Office Key", 4, 120),  # units, and the revenue before the discount
+        ("Space Game", 1, 100),
+    ]
 
 
 async def test_stats_sends_a_png_chart(shop: RunningBot) -> None:

@@ -15,7 +15,7 @@ from app.i18n import translator
 from app.services.exports import ORDER_COLUMNS
 from tests.harness import ADMIN_ID, RunningBot
 from tests.shop_helpers import Customer, SessionFactory, items_of, seed_product
-from tests.test_owner_tools import BUYER, seed_order
+from tests.test_owner_tools import BUYER, seed_cart_order, seed_order
 
 en = translator("en")
 
@@ -65,8 +65,22 @@ async def test_orders_export_has_no_key_content(shop: RunningBot) -> None:
     assert tuple(rows[0]) == ORDER_COLUMNS
     body = [dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows[1:]]
     assert [row["status"] for row in body] == ["delivered", "delivered", "refunded"]
-    assert {row["product_slug"] for row in body} == {"game"}
+    assert {(row["items"], row["units"]) for row in body} == {("Game ×1", "1")}
     assert {row["username"] for row in body} == {"'=cmd|evil"}, "no formula for a spreadsheet"
+
+
+async def test_orders_export_lists_every_line_of_a_cart_order(shop: RunningBot) -> None:
+    factory = shop.session_factory
+    game = await seed_product(factory, "Game", 7, [], slug="game")
+    tool = await seed_product(factory, "=Tool", 5, [], slug="tool")
+    await seed_cart_order(factory, [(game, 2, 7), (tool, 1, 5)], OrderStatus.DELIVERED)
+    owner = Customer(shop.api, shop.tracker, ADMIN_ID)
+    await owner.send("/export orders")
+    _, content, caption = last_document(owner)
+    assert caption == en("owner.export.orders", n=1)
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    [row] = [dict(zip(ORDER_COLUMNS, row, strict=True)) for row in rows[1:]]
+    assert (row["items"], row["units"], row["amount"]) == ("Game ×2; =Tool ×1", "3", "19")
 
 
 async def test_stock_export_sends_the_unsold_items_and_logs_without_them(

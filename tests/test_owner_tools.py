@@ -13,6 +13,7 @@ from app.db.models import (
     Category,
     ItemStatus,
     Order,
+    OrderLine,
     OrderStatus,
     Payment,
     PaymentSource,
@@ -96,6 +97,29 @@ async def seed_order(
                 )
         await session.commit()
         return order.id
+
+
+async def seed_cart_order(
+    session_factory: SessionFactory,
+    lines: list[tuple[int, int, int]],
+    status: OrderStatus,
+    *,
+    amount: int | None = None,
+    paid_at: datetime | None = None,
+) -> int:
+    """An order of several lines (product, quantity, unit price), as a cart's; ``amount`` is
+    what was charged (the lines' sum unless a discount was taken off)."""
+    total = sum(quantity * price for _, quantity, price in lines)
+    order_id = await seed_order(
+        session_factory, lines[0][0], amount or total, status, paid_at=paid_at
+    )
+    async with session_factory() as session:
+        session.add_all(
+            OrderLine(order_id=order_id, product_id=product, quantity=quantity, unit_price=price)
+            for product, quantity, price in lines
+        )
+        await session.commit()
+    return order_id
 
 
 async def count(session_factory: SessionFactory, model: type) -> int:

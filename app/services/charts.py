@@ -2,7 +2,10 @@
 revenue over the same days, drawn as one PNG.
 
 A sale is an order paid for and not refunded (``paid`` or ``delivered``, as in
-:mod:`app.services.sales`). matplotlib is imported by :func:`render_png` only, so neither the
+:mod:`app.services.sales`). A product's figures come from the orders' lines: its units sold and
+its revenue before discounts (quantity times unit price), while a day's revenue is what was charged
+(after a promo code's discount); an order of the release before order lines is one unit of its
+product at its amount. matplotlib is imported by :func:`render_png` only, so neither the
 bot's start-up nor any other update pays for it; it draws on a bare ``Figure`` with the Agg
 canvas (no pyplot, no global state), so it may run in a worker thread.
 """
@@ -13,11 +16,11 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
-from app.db.models import Order, Product
+from app.db.models import Order, OrderLine, Product
 from app.services.sales import CHART_DAYS, SOLD, Day, daily_sales
 
 TOP_PRODUCTS = 5
@@ -27,8 +30,8 @@ TITLE_CHARS = 28  # a product's title on the chart's axis
 @dataclass(frozen=True)
 class TopProduct:
     title: str
-    sales: int
-    revenue: int
+    sales: int  # units sold
+    revenue: int  # before discounts
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,23 @@ async def chart_data(session: AsyncSession, now: datetime | None = None) -> Char
     now = now or utcnow()
     days = await daily_sales(session, now, CHART_DAYS)
     first = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS - 1)
-    revenue = func.sum(Order.amount)
+    sold = and_(Order.status.in_(SOLD), func.coalesce(Order.paid_at, Order.created_at) >= first)
+    lines = (
+        select(
+            OrderLine.product_id.label("product_id"),
+            OrderLine.quantity.label("units"),
+            (OrderLine.quantity * OrderLine.unit_price).label("revenue"),
+        )
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(sold)
+    )
+    no_lines = ~select(OrderLine.id).where(OrderLine.order_id == Order.id).exists()
+    legacy = select(Order.product_id, literal(1), Order.amount).where(sold, no_lines)
+    units = union_all(lines, legacy).subquery()
+    revenue = func.sum(units.c.revenue)
     stmt = (
-        select(Product.title, func.count(Order.id), revenue)
-        .join(Product, Product.id == Order.product_id)
-        .where(Order.status.in_(SOLD), func.coalesce(Order.paid_at, Order.created_at) >= first)
+        select(Product.title, func.sum(units.c.units), revenue)
+        .join(Product, Product.id == units.c.product_id)
         .group_by(Product.id, Product.title)
         .order_by(revenue.desc(), Product.title)
         .limit(TOP_PRODUCTS)

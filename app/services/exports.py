@@ -1,9 +1,12 @@
 """Exports for the owner: the orders as CSV, and a product's unsold stock as a text file.
 
-The orders' CSV has no delivered content: it reads no column of ``stock_items``. The stock
-file is the only place an export carries keys; the caller logs who asked for it (never the
-content). Both read in pages by primary key, so a long history is a series of short queries
-and a page never holds more than :data:`PAGE` rows. Like every service these only read.
+The orders' CSV is a row per order (its amount is what was charged), its ``items`` cell every
+line of the order, the title then the multiplication sign and the quantity, lines joined by
+"; ", and ``units`` their sum. It has no delivered content: it reads no column of
+``stock_items``. The stock file is the only place an export carries keys; the caller logs who
+asked for it (never the content). Both read in pages by primary key, so a long history is a
+series of short queries and a page never holds more than :data:`PAGE` rows (the lines of a
+page of orders are one more query). Like every service these only read.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ItemKind, ItemStatus, Order, Product, StockItem, User
+from app.db.models import ItemKind, ItemStatus, Order, OrderLine, Product, StockItem, User
 
 PAGE = 1000
 ORDER_COLUMNS = (
@@ -25,8 +28,8 @@ ORDER_COLUMNS = (
     "status",
     "user_id",
     "username",
-    "product_slug",
-    "product_title",
+    "items",
+    "units",
     "amount",
     "currency",
     "paid_at",
@@ -50,6 +53,22 @@ def _cell(value: object) -> str:
     return text
 
 
+_LINES = (
+    select(OrderLine.order_id, Product.title, OrderLine.quantity)
+    .join(Product, Product.id == OrderLine.product_id)
+    .where(OrderLine.order_id.in_(bindparam("orders", expanding=True)))
+    .order_by(OrderLine.order_id, OrderLine.id)
+)
+
+
+async def _items(session: AsyncSession, orders: list[int]) -> dict[int, list[tuple[str, int]]]:
+    """The lines of a page of orders (one query): order id -> [(title, quantity)]."""
+    found: dict[int, list[tuple[str, int]]] = {}
+    for order_id, title, quantity in await session.execute(_LINES, {"orders": orders}):
+        found.setdefault(order_id, []).append((title, quantity))
+    return found
+
+
 async def orders_csv(session: AsyncSession) -> tuple[bytes, int]:
     """Every order as a CSV row (UTF-8 with a BOM, for spreadsheets); returns it and the count."""
     buffer = io.StringIO()
@@ -62,8 +81,7 @@ async def orders_csv(session: AsyncSession) -> tuple[bytes, int]:
             Order.status,
             Order.user_id,
             User.username,
-            Product.slug,
-            Product.title,
+            Product.title,  # an order of the release before order lines: one unit of it
             Order.amount,
             Order.currency,
             Order.paid_at,
@@ -79,8 +97,16 @@ async def orders_csv(session: AsyncSession) -> tuple[bytes, int]:
     after, count = 0, 0
     while True:
         rows = (await session.execute(stmt.where(Order.id > after))).all()
+        lines = await _items(session, [row[0] for row in rows]) if rows else {}
         for row in rows:
-            writer.writerow([_cell(value) for value in row])
+            items = lines.get(row[0]) or [(row[5], 1)]
+            cells = [
+                *row[:5],
+                "; ".join(f"{title} ×{quantity}" for title, quantity in items),
+                sum(quantity for _, quantity in items),
+                *row[6:],
+            ]
+            writer.writerow([_cell(value) for value in cells])
         count += len(rows)
         if len(rows) < PAGE:
             break
