@@ -500,3 +500,23 @@ async def test_a_unit_an_older_replica_took_over_is_not_the_late_cart_payments(
         assert await _sold_keys(factory, order.id) == []
         [first] = await items_of(factory, one)
         assert (first.status, first.order_id) == (ItemStatus.AVAILABLE, None)
+
+
+async def test_the_card_of_every_product_of_a_cart_order_says_it_is_reserved_for_the_buyer(
+    shop: RunningBot, customer: Callable[..., Customer]
+) -> None:
+    factory = shop.session_factory
+    await seed_product(factory, "Alpha", 10, ["ALPHA-1"])
+    await seed_product(factory, "Beta", 20, ["BETA-1"])
+    buyer, other = customer(), customer(BUYER + 1)
+    await add_to_cart(buyer, "Alpha", 1)
+    await add_to_cart(buyer, "Beta", 1)
+    await buyer.press(en("buyer.menu.cart"))
+    await buyer.press(en("buyer.cart.pay", price=30))
+    for title in ("Alpha", "Beta"):  # Beta is not the order's first line
+        await open_card(buyer, title)
+        text = buyer.screen()["text"]
+        assert en("buyer.catalog.card_reserved") in text
+        assert "Sold out" not in text
+        await open_card(other, title)
+        assert "Sold out" in other.screen()["text"]

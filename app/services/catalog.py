@@ -22,12 +22,13 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
-from app.db.models import Category, Order, OrderStatus, Product
+from app.db.models import Category, Order, OrderLine, OrderStatus, Product
 from app.services.availability import capped, claimable_left, in_stock
 from app.services.paging import Page, clamp_page
 
@@ -147,11 +148,14 @@ _CARD = select(
     Product.price,
     *claimable_left(bindparam("product"), NOW),
     Product.category_id,
-    exists().where(  # the viewer holds a live reservation for this product
+    exists().where(  # the viewer holds a live reservation for this product (any line of it)
         Order.user_id == bindparam("viewer"),
-        Order.product_id == Product.id,
         Order.status == PENDING,
         Order.expires_at > NOW,
+        or_(
+            Order.product_id == Product.id,
+            exists().where(OrderLine.order_id == Order.id, OrderLine.product_id == Product.id),
+        ),
     ),
     Product.rating_count,
     Product.rating_sum,
