@@ -242,6 +242,9 @@ async def test_a_late_cart_payment_that_cannot_be_filled_is_refunded_in_full(
     [unit] = await items_of(factory, last)
     assert unit.status == ItemStatus.RESERVED and unit.order_id != order.id
     assert not any("ONE-" in text or "LAST-" in text for text in buyer.texts())
+    notice = en("buyer.payment.refunded_sold_out", title="One ×2, Last", amount=35)
+    notice = notice.replace("<b>", "").replace("</b>", "")
+    assert notice in buyer.texts()  # the notice names the whole cart, not its first line
 
 
 async def test_a_late_cart_payment_is_honoured_while_stock_remains(

@@ -33,13 +33,13 @@ from app.db.models import (
     ItemKind,
     ItemStatus,
     Order,
-    OrderLine,
     OrderStatus,
     Product,
     StockItem,
     User,
 )
 from app.i18n import Translator
+from app.services import order_items
 from app.services.paging import Page, clamp_page
 
 MESSAGE_LIMIT = 4096
@@ -242,15 +242,7 @@ async def purchases_page(session: AsyncSession, user_id: int, page: int) -> Page
         .limit(PURCHASES_PAGE_SIZE)
     )
     found = [Purchase(*row) for row in rows]
-    lines: dict[int, list[tuple[str, int]]] = {}
-    if found:
-        for order_id, title, quantity in await session.execute(
-            select(OrderLine.order_id, Product.title, OrderLine.quantity)
-            .join(Product, Product.id == OrderLine.product_id)
-            .where(OrderLine.order_id.in_([p.order_id for p in found]))
-            .order_by(OrderLine.id)
-        ):
-            lines.setdefault(order_id, []).append((title, quantity))
+    lines = await order_items.items_of(session, [p.order_id for p in found])
     return Page([replace(p, items=tuple(lines.get(p.order_id, ()))) for p in found], page, pages)
 
 

@@ -16,10 +16,11 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ItemKind, ItemStatus, Order, OrderLine, Product, StockItem, User
+from app.db.models import ItemKind, ItemStatus, Order, Product, StockItem, User
+from app.services import order_items
 
 PAGE = 1000
 ORDER_COLUMNS = (
@@ -53,22 +54,6 @@ def _cell(value: object) -> str:
     return text
 
 
-_LINES = (
-    select(OrderLine.order_id, Product.title, OrderLine.quantity)
-    .join(Product, Product.id == OrderLine.product_id)
-    .where(OrderLine.order_id.in_(bindparam("orders", expanding=True)))
-    .order_by(OrderLine.order_id, OrderLine.id)
-)
-
-
-async def _items(session: AsyncSession, orders: list[int]) -> dict[int, list[tuple[str, int]]]:
-    """The lines of a page of orders (one query): order id -> [(title, quantity)]."""
-    found: dict[int, list[tuple[str, int]]] = {}
-    for order_id, title, quantity in await session.execute(_LINES, {"orders": orders}):
-        found.setdefault(order_id, []).append((title, quantity))
-    return found
-
-
 async def orders_csv(session: AsyncSession) -> tuple[bytes, int]:
     """Every order as a CSV row (UTF-8 with a BOM, for spreadsheets); returns it and the count."""
     buffer = io.StringIO()
@@ -97,7 +82,7 @@ async def orders_csv(session: AsyncSession) -> tuple[bytes, int]:
     after, count = 0, 0
     while True:
         rows = (await session.execute(stmt.where(Order.id > after))).all()
-        lines = await _items(session, [row[0] for row in rows]) if rows else {}
+        lines = await order_items.items_of(session, [row[0] for row in rows])
         for row in rows:
             items = lines.get(row[0]) or [(row[5], 1)]
             cells = [

@@ -32,7 +32,7 @@ from app.db.models import (
     RefundStatus,
     StockItem,
 )
-from app.services import cart, delivery, ledger, redemptions
+from app.services import cart, delivery, ledger, order_items, redemptions
 from app.services.availability import unsold_at_most
 from app.services.delivery import Goods
 from app.services.orders import (
@@ -188,7 +188,9 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
         payment.user_id,
         payment.amount,
         order_id=order.id,
-        title=products[0].title if products[0] is not None else "",
+        title=order_items.label(
+            [(p.title, line.quantity) for p, line in zip(products, lines, strict=True) if p]
+        ),
         late=late,
         low_stock=tuple(filter(None, low)),
         goods=await delivery.goods_of(session, order.id),
@@ -266,9 +268,7 @@ async def _open_refund(
     )
     session.add(refund)
     await session.flush()
-    title: str | None = None
-    if order is not None:
-        title = await session.scalar(select(Product.title).where(Product.id == order.product_id))
+    title = await order_items.label_of(session, order.id) if order is not None else ""
     return Settlement(
         Settled.REFUND_DUE,
         payment.charge_id,
@@ -277,7 +277,7 @@ async def _open_refund(
         order_id=order.id if order is not None else None,
         refund_id=refund.id,
         reason=reason,
-        title=title or "",
+        title=title,
     )
 
 

@@ -150,12 +150,6 @@ class Reservation:
 
 
 # Built once with bind parameters (see app.services.catalog): a call only binds values.
-_LOCK_ITEM = (
-    select(StockItem)
-    .where(StockItem.id == bindparam("id"))
-    .with_for_update(key_share=True)
-    .execution_options(populate_existing=True)
-)
 _LOCK_ORDER = (
     select(Order)
     .where(Order.id == bindparam("id"))
@@ -202,10 +196,6 @@ BY_PAYLOAD = select(Order).where(Order.payload == bindparam("payload"))
 @cache
 def _claims(limit: int) -> tuple[ClaimQuery, ClaimQuery]:
     return claim_queries(bindparam("product"), NOW, limit)
-
-
-async def lock_item(session: AsyncSession, item_id: int) -> StockItem | None:
-    return await session.scalar(_LOCK_ITEM, {"id": item_id})
 
 
 async def lock_order(session: AsyncSession, order_id: int) -> Order:
@@ -306,13 +296,6 @@ async def claim_units(
             await _expire_stale(session, taken, for_order)
             items += taken
     return items
-
-
-async def claim_item(
-    session: AsyncSession, product_id: int, now: datetime, *, for_order: int | None = None
-) -> StockItem | None:
-    items = await claim_units(session, product_id, 1, now, for_order=for_order)
-    return items[0] if items else None
 
 
 async def _expire_stale(

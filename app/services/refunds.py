@@ -27,7 +27,7 @@ from app.db.models import (
     RefundStatus,
     User,
 )
-from app.services import ledger, redemptions
+from app.services import ledger, order_items, redemptions
 from app.services.delivery import backoff
 
 REFUND_LEASE = timedelta(seconds=60)
@@ -69,11 +69,8 @@ _TARGET = (
         Refund.order_id,
         Refund.attempts,
         Refund.reason,
-        func.coalesce(Product.title, ""),
         User.language_code,
     )
-    .outerjoin(Order, Order.id == Refund.order_id)
-    .outerjoin(Product, Product.id == Order.product_id)
     .outerjoin(User, User.id == Refund.user_id)
     .where(Refund.id == bindparam("refund"))
 )
@@ -109,7 +106,13 @@ async def by_charge(session: AsyncSession, charge_id: str) -> Refund | None:
 
 async def target(session: AsyncSession, refund_id: int) -> RefundTarget | None:
     row = (await session.execute(_TARGET, {"refund": refund_id})).first()
-    return RefundTarget(*row) if row is not None else None
+    if row is None:
+        return None
+    (id_, charge_id, user_id, amount, order_id, attempts, reason, language) = row
+    title = await order_items.label_of(session, order_id) if order_id is not None else ""
+    return RefundTarget(
+        id_, charge_id, user_id, amount, order_id, attempts, reason, title, language
+    )
 
 
 async def take(
