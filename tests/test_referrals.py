@@ -84,6 +84,16 @@ async def test_a_new_user_is_tied_once_at_the_first_start(shop: RunningBot) -> N
     assert shown(en("buyer.referral.brought", n=1)) in (await _screen(referrer))
 
 
+async def test_the_menu_opens_the_referral_screen(shop: RunningBot) -> None:
+    referrer = customer(shop, REFERRER)
+    await referrer.send("/start")
+    await referrer.press(en("buyer.menu.referrals"))
+    screen = referrer.screen()
+    assert LINK_RE.search(screen["text"]) and screen["text"] == await _screen(referrer)
+    await referrer.press(en("buyer.menu.back_to_menu"))  # on the menu's screen, edited back
+    assert referrer.screen()["text"] == shown(en("buyer.menu.title"))
+
+
 async def _screen(buyer: Customer) -> str:
     await buyer.send("/referrals")
     return buyer.texts()[-1]

@@ -164,6 +164,9 @@ async def test_leaving_the_list_means_no_message(shop: RunningBot) -> None:
     await from_list.send("/alerts")
     listing = from_list.screen()
     assert listing["text"].splitlines()[-2:] == ["• Gift card", "• Voucher"]
+    await from_list.send("/start")  # the menu's button opens the same list
+    await from_list.press(en("buyer.menu.alerts"))
+    assert from_list.screen()["text"] == listing["text"]
     await from_list.press(en("buyer.restock.leave", title="Gift card"))
     assert from_list.screen()["text"].splitlines()[-1] == "• Voucher"
     await from_list.press(en("buyer.restock.leave", title="Voucher"))

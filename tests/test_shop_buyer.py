@@ -82,6 +82,8 @@ async def test_scripted_purchase_delivers_the_key(
         en("buyer.menu.search"),
         en("buyer.menu.cart"),
         en("buyer.menu.purchases"),
+        en("buyer.menu.referrals"),
+        en("buyer.menu.alerts"),
         en("buyer.menu.help"),
     ]
     await buyer.press(en("buyer.menu.catalog"))

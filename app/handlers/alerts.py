@@ -99,6 +99,14 @@ async def alerts_command(message: Message, session: AsyncSession, t: Translator)
     await message.answer(text, reply_markup=markup)
 
 
+async def alerts_button(
+    query: CallbackQuery, session: AsyncSession, bot: Bot, t: Translator
+) -> None:
+    async with read(session):
+        rows = await restock.watches_of(session, query.from_user.id)
+    await show(query, bot, *_alerts_screen(t, rows))
+
+
 async def leave_button(
     query: CallbackQuery,
     *,
@@ -123,4 +131,5 @@ def router() -> Router:
     feature.callback_query.register(watch_button, WatchCb.filter())
     feature.message.register(alerts_command, Command("alerts"), Match(F.from_user))
     feature.callback_query.register(leave_button, LeaveCb.filter())
+    feature.callback_query.register(alerts_button, kb.MenuCb.filter(F.action == "alerts"))
     return feature

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db.uow import write
 from app.filters.magic import Match
+from app.handlers.screens import show
 from app.i18n import Translator
+from app.keyboards import buyer as kb
 from app.services import referrals
 
 
-async def referrals_command(
-    message: Message, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
-) -> None:
-    assert message.from_user is not None
+async def _screen(
+    session: AsyncSession, settings: Settings, bot: Bot, t: Translator, user_id: int
+) -> str:
     me = await bot.me()  # getMe once per process: aiogram caches it
     async with write(session):
-        code = await referrals.link_code(session, message.from_user.id)
-        found = await referrals.summary(session, message.from_user.id)
+        code = await referrals.link_code(session, user_id)
+        found = await referrals.summary(session, user_id)
     link = f"https://t.me/{me.username}?start={referrals.PREFIX}{code}"
     lines = [
         t("buyer.referral.title"),
@@ -40,11 +41,26 @@ async def referrals_command(
             lines.append(t(key, code=reward.code, percent=reward.percent))
     else:
         lines.append(t("buyer.referral.no_rewards"))
-    await message.answer("\n".join(lines))
+    return "\n".join(lines)
+
+
+async def referrals_command(
+    message: Message, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+) -> None:
+    assert message.from_user is not None
+    await message.answer(await _screen(session, settings, bot, t, message.from_user.id))
+
+
+async def referrals_button(
+    query: CallbackQuery, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
+) -> None:
+    text = await _screen(session, settings, bot, t, query.from_user.id)
+    await show(query, bot, text, kb.back_to_menu(t))
 
 
 def router() -> Router:
     """This feature's handlers on a new router: each Dispatcher gets its own."""
     feature = Router(name=__name__)
     feature.message.register(referrals_command, Command("referrals"), Match(F.from_user))
+    feature.callback_query.register(referrals_button, kb.MenuCb.filter(F.action == "referrals"))
     return feature

@@ -26,7 +26,7 @@ Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 
 
 class MenuCb(CallbackData, prefix="b-menu"):
-    action: Literal["main", "catalog", "search", "purchases", "help"]
+    action: Literal["main", "catalog", "search", "purchases", "referrals", "alerts", "help"]
 
 
 class CategoriesCb(CallbackData, prefix="b-cats"):
@@ -137,6 +137,10 @@ def main_menu(t: Translator) -> InlineKeyboardMarkup:
             [_button(t("buyer.menu.search"), MenuCb(action="search"))],
             [_button(t("buyer.menu.cart"), CartCb(action="view"))],
             [_button(t("buyer.menu.purchases"), MenuCb(action="purchases"))],
+            [
+                _button(t("buyer.menu.referrals"), MenuCb(action="referrals")),
+                _button(t("buyer.menu.alerts"), MenuCb(action="alerts")),
+            ],
             [_button(t("buyer.menu.help"), MenuCb(action="help"))],
         ]
     )
