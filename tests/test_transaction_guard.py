@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiogram import Bot, Dispatcher, Router
 from aiogram.types import Message, Update
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bot.factory import create_bot
@@ -54,6 +54,10 @@ async def inside_a_write_block(message: Message, session: AsyncSession) -> None:
 async def writes_without_a_block(message: Message, session: AsyncSession) -> None:
     session.add(User(id=USER, first_name="Forgot"))
     await session.flush()  # written, never committed: the middleware rolls it back
+
+
+async def reads_without_a_block(message: Message, session: AsyncSession) -> None:
+    await session.execute(text("SELECT 1"))  # a read left open: rolled back, nothing lost
 
 
 async def _feed(
@@ -121,10 +125,13 @@ async def test_the_middleware_never_commits_what_a_handler_left_open(
     try:
         capsys.readouterr()
         await _feed(fake_api, session_factory, writes_without_a_block, strict=True)
-        records = [r for r in _guard_errors(capsys) if r["level"] == "debug"]
+        wrote = [(r["level"], r["event"]) for r in _guard_errors(capsys)]
+        await _feed(fake_api, session_factory, reads_without_a_block, strict=False)
+        read = [(r["level"], r["event"]) for r in _guard_errors(capsys)]
     finally:
         configure_logging("INFO", json=True)
-    assert [r["event"] for r in records] == ["transaction left open by the handler; rolled back"]
+    assert wrote == [("warning", "writes made outside a transaction block; rolled back")]
+    assert read == [("debug", "transaction left open by the handler; rolled back")]
     async with session_factory() as session:
         assert await session.get(User, USER) is None
 
@@ -147,3 +154,43 @@ async def test_blocks_do_not_nest_and_a_read_block_writes_nothing(
         assert kept is not None
         assert kept.first_name == "Kept"  # still loaded after the block: no expiry
         assert refused is None
+
+
+async def test_a_block_never_commits_writes_made_outside_any_block(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session:
+        session.add(User(id=USER, first_name="Pending"))  # never flushed
+        with pytest.raises(uow.StrayWriteError):
+            async with uow.read(session):
+                pass
+        session.add(User(id=USER + 1, first_name="Flushed"))
+        await session.flush()  # written in a transaction no block owns
+        with pytest.raises(uow.StrayWriteError):
+            async with uow.write(session):
+                pass
+        await session.execute(update(User).values(first_name="Core"))  # DML, no flush
+        with pytest.raises(uow.StrayWriteError):
+            async with uow.write(session):
+                pass
+        await session.execute(text("SELECT 1"))  # a read left open is ended, not refused
+        async with uow.write(session):
+            session.add(User(id=USER + 2, first_name="Owned"))
+    async with session_factory() as session:
+        found = (await session.execute(select(User.id).order_by(User.id))).scalars().all()
+    assert found == [USER + 2]
+
+
+async def test_a_read_block_refuses_writes_its_own_queries_flushed(
+    session_factory: SessionFactory,
+) -> None:
+    async with session_factory() as session:
+        with pytest.raises(uow.ReadBlockWroteError):
+            async with uow.read(session):
+                session.add(User(id=USER, first_name="Autoflushed"))
+                await session.execute(select(User))  # autoflush writes it: still refused
+        with pytest.raises(uow.ReadBlockWroteError):
+            async with uow.read(session):
+                await session.execute(update(User).values(first_name="Core"))
+        async with uow.read(session):
+            assert (await session.execute(select(User))).all() == []

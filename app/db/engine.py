@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.db.uow import TrackedSession
 from app.retry import GaveUpError, retry
 
 log = structlog.get_logger(__name__)
@@ -92,7 +93,7 @@ def _make_sqlite_transactional(engine: AsyncEngine) -> None:
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=TrackedSession)
 
 
 def _is_permanent(exc: BaseException) -> bool:

@@ -24,9 +24,14 @@ pool resets the connection's isolation level when it is returned. On SQLite a tr
 no round trip, and reads keep theirs.
 
 Blocks do not nest on one session (the inner one would end the outer one's transaction): that
-raises :class:`NestedBlockError`. :data:`open_writes` counts the blocks open in the current
-task, so that :class:`app.middlewares.db.TransactionGuard` can prove no Bot API call runs
-inside one.
+raises :class:`NestedBlockError`. Nothing is ever written outside a block: sessions come from
+:func:`app.db.engine.create_session_factory` with :class:`TrackedSession`, which remembers
+whether its transaction wrote (an ORM flush, or an INSERT, UPDATE or DELETE executed through
+it), and a block that finds a write left pending or flushed before it raises
+:class:`StrayWriteError` instead of committing it; a read block that wrote raises
+:class:`ReadBlockWroteError` and rolls back. :data:`open_writes` counts the blocks open in the
+current task, so that :class:`app.middlewares.db.TransactionGuard` can prove no Bot API call
+runs inside one.
 """
 
 from __future__ import annotations
@@ -35,13 +40,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
 open_writes: ContextVar[int] = ContextVar("open_writes", default=0)
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
 _IN_BLOCK = "uow_block"
+_WROTE = "uow_wrote"
 
 
 class NestedBlockError(RuntimeError):
@@ -52,6 +60,37 @@ class ReadBlockWroteError(RuntimeError):
     """A read block added, changed or deleted an object."""
 
 
+class StrayWriteError(RuntimeError):
+    """A block found writes made outside any block on its session (they are rolled back)."""
+
+
+class TrackedSession(Session):
+    """The shop's Session: knows whether its current transaction has written anything."""
+
+
+@event.listens_for(TrackedSession, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(TrackedSession, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(TrackedSession, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: committed or rolled back
+        session.info.pop(_WROTE, None)
+
+
+def wrote(session: AsyncSession | Session) -> bool:
+    """Whether the session holds writes not yet committed (pending, or flushed in its
+    transaction)."""
+    return bool(session.new or session.dirty or session.deleted or session.info.get(_WROTE, False))
+
+
 def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
@@ -59,8 +98,11 @@ def dialect_name(session: AsyncSession) -> str:
 async def _enter(session: AsyncSession) -> None:
     if session.info.get(_IN_BLOCK):
         raise NestedBlockError("a transaction block is already open on this session")
+    if wrote(session):
+        await session.rollback()
+        raise StrayWriteError("writes were made outside a transaction block; rolled back")
     if session.in_transaction():
-        await session.commit()  # a read the caller left open; nothing of it is pending
+        await session.commit()  # a read the caller left open: nothing in it to write
     session.info[_IN_BLOCK] = True
 
 
@@ -96,7 +138,7 @@ async def read(session: AsyncSession, *, autocommit: bool = False) -> AsyncItera
         if autocommit and dialect_name(session) == "postgresql":
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
-        if session.new or session.dirty or session.deleted:
+        if wrote(session):
             raise ReadBlockWroteError("a read block changed objects; use write()")
         await session.commit()
     except BaseException:

@@ -4,7 +4,8 @@ A handler reads and writes in the blocks of :mod:`app.db.uow` (``async with writ
 ``async with read(session)``) and calls Telegram after them, so that no transaction stays open
 across a call to the Telegram API (a slow or retried API call would hold row locks for its whole
 duration). The middleware never commits: whatever a handler left open when it returns is
-rolled back (and logged at debug, so that a handler that forgot its block shows).
+rolled back (a read left open at debug; writes made outside a block as a warning, so that a
+handler that forgot its block shows).
 :class:`TransactionGuard`, a Bot request middleware, reports any API call made inside an open
 block, or while the update's session still has a transaction open (a read left open counts).
 """
@@ -23,7 +24,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.uow import open_writes
+from app.db.uow import open_writes, wrote
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +48,10 @@ class DbSessionMiddleware(BaseMiddleware):
                 return await handler(event, data)
             finally:
                 current_session.reset(token)
-                if session.in_transaction():
+                if wrote(session):
+                    log.warning("writes made outside a transaction block; rolled back")
+                    await session.rollback()
+                elif session.in_transaction():
                     log.debug("transaction left open by the handler; rolled back")
                     await session.rollback()
 
