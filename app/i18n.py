@@ -106,10 +106,13 @@ def languages() -> tuple[str, ...]:
 
 
 def _pick_language(language_code: str | None, available: tuple[str, ...]) -> str:
-    base, _, region = (language_code or "").replace("-", "_").partition("_")
-    candidates = [f"{base.lower()}_{region.upper()}"] if region else []
-    candidates.append(base.lower())
-    return next((c for c in candidates if c in available), DEFAULT_LANGUAGE)
+    """The catalog for an IETF tag such as ``pt-br`` or ``zh-hans-cn``: the whole tag, then the
+    tag without its last subtag, and so on, matched without regard to case (Babel names the
+    catalogs ``pt_BR``, ``zh_Hans``)."""
+    by_lower = {name.lower(): name for name in available}
+    parts = (language_code or "").replace("-", "_").lower().split("_")
+    candidates = ("_".join(parts[:end]) for end in range(len(parts), 0, -1))
+    return next((by_lower[c] for c in candidates if c in by_lower), DEFAULT_LANGUAGE)
 
 
 class _Texts:
