@@ -40,6 +40,22 @@ def customer(shop: RunningBot, user_id: int = BUYER) -> Customer:
     return Customer(shop.api, shop.tracker, user_id)
 
 
+async def refused(
+    buyer: Customer, title: str, code: str, category: str | None = None, *, price: int
+) -> str:
+    """A code refused on a card: the units stay reserved and their invoice comes at the full
+    price, after the text that says why; that text."""
+    invoice = await apply_code(buyer, title, code, category)
+    assert invoice is not None and invoice_amount(invoice) == price
+    [line] = invoice["prices"]
+    assert line["label"] == title  # no code on it
+    return buyer.texts()[-2]
+
+
+def why(reason: str, amount: int) -> str:
+    return shown(reason + "\n" + en("buyer.promo.full_price", amount=amount))
+
+
 async def test_a_code_discounts_the_invoice_and_is_used_by_the_payment(shop: RunningBot) -> None:
     await seed_product(shop.session_factory, "Game Key", 40, ["KEY-1"])
     code = await add_code(shop.session_factory, "save25 25%")
@@ -75,15 +91,16 @@ async def test_five_buyers_race_for_the_last_use(shop: RunningBot) -> None:
     await shop.tracker.wait(*(update["update_id"] for update in typed))
 
     invoices = shop.api.calls_of("sendInvoice")
-    assert sorted(invoice_amount(invoice) for invoice in invoices) == [15]
-    refused = [b for b in buyers if b.texts()[-1] == shown(en("buyer.promo.used_up", code=code))]
-    assert len(refused) == 4
-    [winner] = [b for b in buyers if b not in refused]
-    await pay(winner, invoices[0])
-    # The others buy at the full price.
-    for buyer in refused:
-        _payload, amount = await buy(buyer, "Hot Key")
-        assert amount == 30
+    assert sorted(invoice_amount(invoice) for invoice in invoices) == [15, 30, 30, 30, 30]
+    used_up = why(en("buyer.promo.used_up", code=code), 30)
+    others = [b for b in buyers if b.texts()[-2] == used_up]
+    assert len(others) == 4
+    [winner] = [b for b in buyers if b not in others]
+    await pay(winner, winner.invoices()[-1])
+    # The others got their invoice at the full price; Buy gives the same one back.
+    for buyer in others:
+        payload, amount = await buy(buyer, "Hot Key")
+        assert (payload, amount) == (buyer.invoices()[0]["payload"], 30)
         await pay(buyer, buyer.invoices()[-1])
     paid = sorted(order.amount for order in await orders_of(shop.session_factory))
     assert paid == [15, 30, 30, 30, 30]
@@ -112,14 +129,18 @@ async def test_scope_minimum_and_per_buyer_limits(shop: RunningBot) -> None:
     once = await add_code(shop.session_factory, "ONCE 5 per_user=1")
     buyer = customer(shop)
 
-    assert await apply_code(buyer, "Chess", music_code, "Games") is None
-    assert buyer.texts()[-1] == shown(en("buyer.promo.not_applicable", code=music_code))
-    assert await apply_code(buyer, "Chess", big_code, "Games") is None
-    assert buyer.texts()[-1] == shown(en("buyer.promo.min_total", code=big_code, min=50))
-    assert await apply_code(buyer, "Chess", "NO-SUCH", "Games") is None
-    assert buyer.texts()[-1] == shown(en("buyer.promo.unknown", code="NO-SUCH"))
-    assert await apply_code(buyer, "Music", game_code) is None
-    assert buyer.texts()[-1] == shown(en("buyer.promo.not_applicable", code=game_code))
+    assert await refused(buyer, "Chess", music_code, "Games", price=40) == why(
+        en("buyer.promo.not_applicable", code=music_code), 40
+    )
+    assert await refused(buyer, "Chess", big_code, "Games", price=40) == why(
+        en("buyer.promo.min_total", code=big_code, min=50), 40
+    )
+    assert await refused(buyer, "Chess", "NO-SUCH", "Games", price=40) == why(
+        en("buyer.promo.unknown", code="NO-SUCH"), 40
+    )
+    assert await refused(buyer, "Music", game_code, price=40) == why(
+        en("buyer.promo.not_applicable", code=game_code), 40
+    )
 
     music = await apply_code(buyer, "Music", music_code)
     assert music is not None and invoice_amount(music) == 35
@@ -130,8 +151,9 @@ async def test_scope_minimum_and_per_buyer_limits(shop: RunningBot) -> None:
     await pay(buyer, buyer.invoices()[-1])
     assert await redemptions_of(shop.session_factory, music_code) == []  # replaced by ONCE
     assert [r.status for r in await redemptions_of(shop.session_factory, once)] == ["used"]
-    assert await apply_code(buyer, "Chess", once, "Games") is None
-    assert buyer.texts()[-1] == shown(en("buyer.promo.per_user", code=once))
+    assert await refused(buyer, "Chess", once, "Games", price=40) == why(
+        en("buyer.promo.per_user", code=once), 40
+    )
     game = await apply_code(buyer, "Chess", game_code, "Games")
     assert game is not None and invoice_amount(game) == 30
 
@@ -141,8 +163,9 @@ async def test_an_expired_code_is_refused(shop: RunningBot) -> None:
     code = await add_code(shop.session_factory, "OLD 10%")
     await set_code(shop.session_factory, code, expires_at=datetime.now(UTC) - timedelta(seconds=1))
     buyer = customer(shop)
-    assert await apply_code(buyer, "Key", code) is None
-    assert buyer.texts()[-1] == shown(en("buyer.promo.expired", code=code))
+    assert await refused(buyer, "Key", code, price=40) == why(
+        en("buyer.promo.expired", code=code), 40
+    )
     await buyer.send("/code")
     assert buyer.texts()[-1] == shown(en("buyer.promo.code_usage"))
 
@@ -180,8 +203,9 @@ async def test_an_owner_refund_gives_the_use_back(shop: RunningBot) -> None:
     invoice = await apply_code(first, "Key", code)
     assert invoice is not None
     charge = await pay(first, invoice)
-    assert await apply_code(second, "Key", code) is None
-    assert second.texts()[-1] == shown(en("buyer.promo.used_up", code=code))
+    assert await refused(second, "Key", code, price=40) == why(
+        en("buyer.promo.used_up", code=code), 40
+    )
 
     await owner.send(f"/refund {charge}")
     assert [r.status for r in await redemptions_of(shop.session_factory, code)] == ["released"]
@@ -239,3 +263,29 @@ async def test_a_category_code_on_a_cart_discounts_the_lines_in_scope_only(
     assert all(key in delivered for key in ("C-1", "C-2", "M-1"))
     [order] = await orders_of(shop.session_factory, BUYER)
     assert (order.status, order.amount, order.discount) == (OrderStatus.DELIVERED, 70, 40)
+    await buyer.send("/cart")  # the cart's order, discounted, empties the cart all the same
+    assert buyer.texts()[-1] == shown(en("buyer.cart.empty"))
+
+
+async def test_a_code_refused_on_the_cart_sends_the_carts_invoice_at_the_full_price(
+    shop: RunningBot,
+) -> None:
+    await seed_product(shop.session_factory, "Chess", 40, ["C-1"])
+    await seed_product(shop.session_factory, "Music", 30, ["M-1"])
+    buyer = customer(shop)
+    for title in ("Chess", "Music"):
+        await open_card(buyer, title)
+        await buyer.press(en("buyer.catalog.add_to_cart"))
+    await buyer.press(en("buyer.menu.cart"))
+    await buyer.press(en("buyer.promo.button"))
+    await buyer.send("nope")
+    [invoice] = buyer.invoices()
+    assert invoice_amount(invoice) == 70 and invoice["description"] == "Chess ×1, Music ×1"
+    assert buyer.texts()[-2] == why(en("buyer.promo.unknown", code="nope"), 70)
+    await pay(buyer, invoice)
+    delivered = "\n".join(buyer.texts())
+    assert "C-1" in delivered and "M-1" in delivered
+    [order] = await orders_of(shop.session_factory, BUYER)
+    assert (order.status, order.amount, order.discount) == (OrderStatus.DELIVERED, 70, 0)
+    await buyer.send("/cart")
+    assert buyer.texts()[-1] == shown(en("buyer.cart.empty"))

@@ -137,8 +137,10 @@ async def test_the_reward_comes_after_the_hold_and_never_for_a_refund(shop: Runn
 
     screen = await _screen(referrer)
     assert shown(en("buyer.referral.reward_unused", code=granted.code, percent=20)) in screen
-    assert await apply_code(stranger, "Key", granted.code) is None  # the referrer's alone
-    assert stranger.texts()[-1] == shown(en("buyer.promo.unknown", code=granted.code))
+    full = await apply_code(stranger, "Key", granted.code)  # the referrer's alone
+    assert full is not None and full["prices"][0]["amount"] == 50
+    refused = en("buyer.promo.unknown", code=granted.code)
+    assert stranger.texts()[-2] == shown(refused + "\n" + en("buyer.promo.full_price", amount=50))
     invoice = await apply_code(referrer, "Key", granted.code)
     assert invoice is not None and invoice["prices"][0]["amount"] == 40
     await pay(referrer, invoice)

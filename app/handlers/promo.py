@@ -1,7 +1,9 @@
 """A buyer's promo code, entered before the invoice.
 
-- 🎟 Promo code on a product's card asks for the code, reserves the item as Buy does, applies
-  the code and sends the invoice at the discounted total.
+- 🎟 Promo code on a product's card (or on the cart) asks for the code, reserves the units as
+  Buy (or the cart's Pay) does, applies the code and sends the invoice at the discounted total.
+  A code refused there leaves the reservation made: the buyer reads why, and the invoice comes
+  at the full price (``/code`` applies another code to it).
 - ``/code <CODE>`` applies a code to the buyer's latest open reservation and sends its invoice
   again at the discounted total (the invoice sent before no longer passes the pre-checkout).
 
@@ -77,10 +79,12 @@ async def code_typed(
     bot: Bot,
     t: Translator,
 ) -> None:
-    """Reserve what the button was for, apply the code to it, then send the invoice."""
+    """Reserve what the button was for, apply the code to it, then send the invoice: at the
+    discounted total, or (the code refused) at the full price after saying why."""
     buyer = message.from_user
     assert buyer is not None and message.text is not None
-    wanted = await _wanted(session, buyer.id, (await state.get_data()).get(WANTED))
+    kept = (await state.get_data()).get(WANTED)
+    wanted = await _wanted(session, buyer.id, kept)
     await state.set_state(None)
     if not wanted:
         await message.answer(t("buyer.promo.no_order"))
@@ -94,6 +98,7 @@ async def code_typed(
             wanted=wanted,
             minutes=settings.reservation_minutes,
             max_units=settings.max_reserved_units,
+            cart=kept == "cart",  # its payment takes what it bought out of the cart
         )
         if result.invoice is not None:
             try:  # a refused code leaves the reservation made, as Buy would
@@ -102,10 +107,16 @@ async def code_typed(
                 )
             except PromoRefusedError as exc:
                 refused = exc
-    if result.invoice is None:
+    if (invoice := result.invoice) is None:
         await message.answer(refusal(t, settings, result))
         return
-    await _priced(message, bot, t, priced, refused)
+    if refused is not None:
+        reason = t(f"buyer.promo.{refused.reason}", **refused.params)
+        await message.answer(reason + "\n" + t("buyer.promo.full_price", amount=invoice.amount))
+    sent = await _priced(message, bot, t, priced, refused, full_price=invoice)
+    if not sent and not invoice.reused:  # no invoice to pay it with: the units go back
+        async with write(session):
+            await orders.release(session, invoice.order_id)
 
 
 async def code_command(
@@ -139,32 +150,40 @@ async def _priced(
     t: Translator,
     priced: Priced | None,
     refused: PromoRefusedError | None,
-) -> None:
-    """After the transaction: why the code was refused, or the discounted invoice."""
-    if refused is not None or priced is None:
+    *,
+    full_price: Invoice | None = None,
+) -> bool:
+    """After the transaction: the discounted invoice; or, the code refused, why (``/code``) or
+    the reservation's invoice at the full price (the refusal told already). True if an invoice
+    went out."""
+    saving: dict[str, object] | None = None
+    if priced is not None:
+        saving = {
+            "code": priced.code,
+            "saving": priced.discount,
+            "total": priced.subtotal,
+            "amount": priced.amount,
+        }
+        await message.answer(t("buyer.promo.applied", **saving))
+        invoice = _discounted(priced)
+    elif full_price is not None:
+        invoice = full_price
+    else:  # /code: the earlier invoice still stands
         assert refused is not None
         await message.answer(t(f"buyer.promo.{refused.reason}", **refused.params))
-        return
-    saving = {
-        "code": priced.code,
-        "saving": priced.discount,
-        "total": priced.subtotal,
-        "amount": priced.amount,
-    }
-    await message.answer(t("buyer.promo.applied", **saving))
+        return False
     try:
-        await _send_invoice(bot, message.chat.id, priced, t, saving)
+        await _send_invoice(bot, message.chat.id, invoice, t, saving)
     except TelegramAPIError as exc:
-        log.warning("invoice not sent", order_id=priced.order_id, error=exc.message)
+        log.warning("invoice not sent", order_id=invoice.order_id, error=exc.message)
         with contextlib.suppress(TelegramAPIError):
             await message.answer(t("buyer.checkout.invoice_failed"))
+        return False
+    return True
 
 
-async def _send_invoice(
-    bot: Bot, chat_id: int, priced: Priced, t: Translator, saving: dict[str, object]
-) -> None:
-    """One price line, at the discounted total; the description names the code and saving."""
-    shape = Invoice(
+def _discounted(priced: Priced) -> Invoice:
+    return Invoice(
         order_id=priced.order_id,
         product_id=priced.lines[0].product_id,
         payload=priced.payload,
@@ -175,19 +194,27 @@ async def _send_invoice(
         reused=False,
         lines=priced.lines,
     )
-    title, description = invoice_texts(t, shape)
-    description = clip(
-        t("buyer.promo.invoice_description", **saving) + " " + description,
-        INVOICE_DESCRIPTION_LIMIT,
-    )
-    label = clip(t("buyer.promo.invoice_label", title=title, code=priced.code), 64)
+
+
+async def _send_invoice(
+    bot: Bot, chat_id: int, invoice: Invoice, t: Translator, saving: dict[str, object] | None
+) -> None:
+    """One price line, the total; with a code, its description names the code and saving."""
+    title, description = invoice_texts(t, invoice)
+    label = title
+    if saving is not None:
+        description = clip(
+            t("buyer.promo.invoice_description", **saving) + " " + description,
+            INVOICE_DESCRIPTION_LIMIT,
+        )
+        label = clip(t("buyer.promo.invoice_label", title=title, code=saving["code"]), 64)
     await bot.send_invoice(
         chat_id=chat_id,
         title=title,
         description=description,
-        payload=priced.payload,
+        payload=invoice.payload,
         currency=CURRENCY,
-        prices=[LabeledPrice(label=label, amount=priced.amount)],
+        prices=[LabeledPrice(label=label, amount=invoice.amount)],
     )
 
 
