@@ -11,17 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from app.db.engine import create_engine
-from app.db.migrate import migrate
 from tests.admin_helpers import (
     PASSWORD,
     admin_env,
     free_port,
+    migrated,
     panel_client,
     running_panel,
     wait_serving,
 )
-from tests.harness import make_settings
 from tests.processes import start_bot
 from tests.schema import head, heads_of, scalar
 
@@ -35,17 +33,8 @@ PAGES = [
 ]
 
 
-async def _migrated(url: URL) -> URL:
-    engine = create_engine(url)
-    try:
-        await migrate(engine, make_settings(url))
-    finally:
-        await engine.dispose()
-    return url
-
-
 async def test_no_session_no_way_in(pg_url: URL, tmp_path: Path) -> None:
-    url = await _migrated(pg_url)
+    url = await migrated(pg_url)
     async with running_panel(url, DEAD_API, tmp_path) as (base, _), panel_client(base) as client:
         for path in PAGES:
             status, _body = await client.page(path)
@@ -62,7 +51,7 @@ async def test_no_session_no_way_in(pg_url: URL, tmp_path: Path) -> None:
 
 
 async def test_forms_without_the_csrf_token_are_refused(pg_url: URL, tmp_path: Path) -> None:
-    async with running_panel(await _migrated(pg_url), DEAD_API, tmp_path) as (base, process):
+    async with running_panel(await migrated(pg_url), DEAD_API, tmp_path) as (base, process):
         async with panel_client(base) as client:
             await client.token()
             # The sign-in form itself: the right password, but no token.
@@ -86,7 +75,7 @@ async def test_forms_without_the_csrf_token_are_refused(pg_url: URL, tmp_path: P
 
 
 async def test_sixth_failed_sign_in_waits(pg_url: URL, tmp_path: Path) -> None:
-    async with running_panel(await _migrated(pg_url), DEAD_API, tmp_path) as (base, process):
+    async with running_panel(await migrated(pg_url), DEAD_API, tmp_path) as (base, process):
         async with panel_client(base) as client:
             for _ in range(5):
                 assert await client.sign_in("wrong password") == 400
@@ -112,7 +101,7 @@ async def test_sixth_failed_sign_in_waits(pg_url: URL, tmp_path: Path) -> None:
 
 
 async def test_session_cookie_flags_and_sign_out(pg_url: URL, tmp_path: Path) -> None:
-    async with running_panel(await _migrated(pg_url), DEAD_API, tmp_path) as (base, _):
+    async with running_panel(await migrated(pg_url), DEAD_API, tmp_path) as (base, _):
         async with panel_client(base) as client:
             token = await client.token()
             response = await client.post(
@@ -147,7 +136,7 @@ async def test_the_panel_never_migrates_it_waits_for_head(pg_url: URL, tmp_path:
             assert panel.process.returncode is None, panel.output
             await asyncio.sleep(0.1)
         assert await heads_of(pg_url) == (), "the panel changed nothing"
-        await _migrated(pg_url)
+        await migrated(pg_url)
         await wait_serving(f"http://127.0.0.1:{port}", panel)
         assert await heads_of(pg_url) == (head(),)
     finally:

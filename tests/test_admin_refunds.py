@@ -11,12 +11,11 @@ from sqlalchemy.engine import URL
 from app.db.base import utcnow
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import Order, OrderStatus, Payment, PaymentSource, User
-from tests.admin_helpers import panel_client, running_panel
+from tests.admin_helpers import migrated, panel_client, running_panel
 from tests.fake_api import FakeBotAPI
 from tests.harness import BOT_TOKEN
 from tests.schema import scalar
 from tests.shop_helpers import seed_product
-from tests.test_admin_views import _migrated
 
 BUYER = 9001
 
@@ -54,7 +53,7 @@ async def _orders(url: URL) -> tuple[int, int]:
 
 
 async def test_two_confirmations_at_once_refund_once(pg_url: URL, tmp_path: Path) -> None:
-    url = await _migrated(pg_url)
+    url = await migrated(pg_url)
     paid, pending = await _orders(url)
     async with (
         FakeBotAPI(BOT_TOKEN) as api,
@@ -92,7 +91,7 @@ async def test_two_confirmations_at_once_refund_once(pg_url: URL, tmp_path: Path
 
 
 async def test_a_payment_of_the_ledger_refunded_from_its_page(pg_url: URL, tmp_path: Path) -> None:
-    url = await _migrated(pg_url)
+    url = await migrated(pg_url)
     await _orders(url)
     payment_id = int(str(await scalar(url, "SELECT id FROM payments")))
     async with (

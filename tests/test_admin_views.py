@@ -9,23 +9,11 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy.engine import URL
 
-from app.db.engine import create_engine
-from app.db.migrate import migrate
-from tests.admin_helpers import PanelClient, csrf_of, panel_client, running_panel
-from tests.harness import make_settings
+from tests.admin_helpers import PanelClient, csrf_of, migrated, panel_client, running_panel
 from tests.schema import scalar
 
 DEAD_API = "http://127.0.0.1:9"
 KEYS = ["ALPHA-KEY-000001", "BRAVO-KEY-000002"]
-
-
-async def _migrated(url: URL) -> URL:
-    engine = create_engine(url)
-    try:
-        await migrate(engine, make_settings(url))
-    finally:
-        await engine.dispose()
-    return url
 
 
 async def _submit(client: PanelClient, path: str, fields: dict[str, str]) -> tuple[int, str]:
@@ -46,7 +34,7 @@ async def _upload(client: PanelClient, slug: str, name: str, data: bytes) -> tup
 
 
 async def test_catalog_and_stock_through_the_services(db_url: URL, tmp_path: Path) -> None:
-    url = await _migrated(db_url)
+    url = await migrated(db_url)
     async with (
         running_panel(url, DEAD_API, tmp_path) as (base, process),
         panel_client(base) as client,

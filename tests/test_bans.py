@@ -13,11 +13,10 @@ from app.i18n import translator
 from app.middlewares.bans import BanMiddleware
 from app.services.bans import banned_ids, set_banned
 from app.services.products import ShopInputError
-from tests.admin_helpers import panel_client, running_panel
+from tests.admin_helpers import migrated, panel_client, running_panel
 from tests.harness import ADMIN_ID, RunningBot
 from tests.schema import execute, scalar
 from tests.shop_helpers import Customer, SessionFactory, invoice_amount, orders_of, seed_product
-from tests.test_admin_views import _migrated
 
 BUYER = 7001
 en = translator("en")
@@ -92,7 +91,7 @@ async def test_bans_are_read_again_after_the_interval(session_factory: SessionFa
 
 
 async def test_the_panel_bans_and_unbans(pg_url: URL, tmp_path: Path) -> None:
-    url = await _migrated(pg_url)
+    url = await migrated(pg_url)
     await execute(url, "INSERT INTO users (id, first_name) VALUES (4242, 'Mallory')")
     async with (
         running_panel(url, "http://127.0.0.1:9", tmp_path) as (base, process),
