@@ -13,7 +13,14 @@ from app.db import uow
 from app.db.uow import read
 from app.filters.magic import Match
 from app.handlers.catalog import card_text
-from app.handlers.checkout import ALERT_TITLE_LIMIT, Placed, clip, place, tell_placed
+from app.handlers.checkout import (
+    ALERT_TITLE_LIMIT,
+    Placed,
+    clip,
+    place,
+    summarize,
+    tell_placed,
+)
 from app.handlers.screens import show, tell
 from app.i18n import Translator
 from app.keyboards import buyer as kb
@@ -105,6 +112,19 @@ async def cart_line(
     await show(query, bot, text, markup)
 
 
+def left_out(t: Translator, view: CartView) -> str | None:
+    """Which lines paying the cart leaves out (off sale), or None."""
+    if not view.off_sale:
+        return None
+    titles = summarize(
+        [item.title for item in view.off_sale],
+        ALERT_TITLE_LIMIT,
+        lambda n: t("buyer.checkout.invoice_more", n=n),
+    )
+    key = "buyer.cart.left_out" if view.wanted() else "buyer.cart.all_off_sale"
+    return t(key, titles=titles)
+
+
 async def cart_pay(
     query: CallbackQuery,
     *,
@@ -114,18 +134,29 @@ async def cart_pay(
     t: Translator,
     callback_answer: CallbackAnswer,
 ) -> None:
+    """One invoice for the lines on sale (the total the cart shows); the answer names the
+    lines left out, which stay in the cart."""
     view = await _view(session, query.from_user.id)
-    if not view.items:
-        text, markup = cart_screen(t, settings, view)
-        await show(query, bot, text, markup)
-        return
-    placed, result = await place(query, session, settings, bot, t, wanted=view.wanted(), cart=True)
+    for _ in range(2):  # a product taken off sale since the read: read the cart once more
+        if not view.wanted():  # empty, or nothing in it on sale
+            text, markup = cart_screen(t, settings, view)
+            await show(query, bot, text, markup)
+            if (notice := left_out(t, view)) is not None:
+                tell(callback_answer, notice, alert=True)
+            return
+        wanted = view.wanted()
+        placed, result = await place(query, session, settings, bot, t, wanted=wanted, cart=True)
+        if result.status is not ReserveStatus.UNAVAILABLE:
+            break
+        view = await _view(session, query.from_user.id)
     if placed is Placed.REFUSED and result.status in (ReserveStatus.SHORT, ReserveStatus.SOLD_OUT):
         text, markup = cart_screen(t, settings, await _view(session, query.from_user.id), result)
         await show(query, bot, text, markup)
         tell(callback_answer, t("buyer.cart.not_reserved"))
-    else:
-        tell_placed(callback_answer, t, settings, placed, result)
+        return
+    tell_placed(callback_answer, t, settings, placed, result)
+    if placed in (Placed.SENT, Placed.RESENT) and (notice := left_out(t, view)) is not None:
+        tell(callback_answer, f"{callback_answer.text}\n{notice}"[:200], alert=True)
 
 
 async def cart_add(

@@ -280,9 +280,10 @@ def cart(t: Translator, view: CartView, max_quantity: int) -> InlineKeyboardMark
             _button("➕", CartLineCb(product=item.product_id, qty=min(item.quantity + 1, top))),
             _button("✖", CartLineCb(product=item.product_id, qty=0)),
         )
-    if view.items:
+    if view.wanted():  # something on sale to pay for
         builder.row(_button(t("buyer.cart.pay", price=view.total), CartCb(action="pay")))
         builder.row(_button(t("buyer.promo.button"), PromoCartCb()))
+    if view.items:
         builder.row(_button(t("buyer.cart.clear"), CartCb(action="clear")))
     builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
     return builder.as_markup()

@@ -47,6 +47,9 @@ class CartItem:
 
 @dataclass(frozen=True)
 class CartView:
+    """The cart's lines. A line whose product is off sale stays in the cart (marked), but
+    counts for nothing: neither the total nor what Pay reserves holds it."""
+
     items: tuple[CartItem, ...]
 
     @property
@@ -57,8 +60,13 @@ class CartView:
     def units(self) -> int:
         return sum(item.quantity for item in self.items)
 
+    @property
+    def off_sale(self) -> tuple[CartItem, ...]:
+        return tuple(item for item in self.items if not item.on_sale)
+
     def wanted(self) -> list[tuple[int, int]]:
-        return [(item.product_id, item.quantity) for item in self.items]
+        """What paying the cart reserves: the lines on sale, as the total counts them."""
+        return [(item.product_id, item.quantity) for item in self.items if item.on_sale]
 
 
 _VIEW = (
