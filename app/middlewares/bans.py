@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.bot.throttle import MemoryThrottle, Throttle
 from app.db.uow import read
+from app.filters.chats import is_private
 from app.i18n import translator
 from app.services.bans import banned_ids, is_banned
 
@@ -103,7 +104,11 @@ class BanMiddleware(BaseMiddleware):
             await event.pre_checkout_query.answer(ok=False, error_message=text)
         elif event.callback_query is not None:
             await event.callback_query.answer(text, show_alert=True)
-        elif event.message is not None and await self.notices.allow(f"banned:{user.id}"):
+        elif (
+            event.message is not None
+            and is_private(event.message.chat)  # never a word in a group (app.filters.chats)
+            and await self.notices.allow(f"banned:{user.id}")
+        ):
             await event.message.answer(text)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:

@@ -1,5 +1,6 @@
-"""Owner tools. Only users in ADMIN_IDS reach these handlers; for anyone else they do not
-exist, and the update falls through to the unknown-command reply.
+"""Owner tools. Only users in ADMIN_IDS, in their private chat with the bot, reach these
+handlers; for anyone else (and in a group) they do not exist, and the update falls through to
+the unknown-command reply (never given in a group).
 
 The owner filter sits on this router's message and callback-query observers: aiogram checks
 such root filters before any handler of this router or of its sub-routers.
