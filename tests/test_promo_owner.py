@@ -19,6 +19,10 @@ en = translator("en")
 STRANGER = 6101
 
 
+def bad_date(value: str) -> str:
+    return en("owner.error.promo_bad_date", value=value, last="9999-12-30")
+
+
 async def test_owner_adds_lists_and_disables_codes(shop: RunningBot) -> None:
     await seed_category(shop.session_factory, "Game keys")
     await seed_product(shop.session_factory, "Key", 40, slug="key-1")
@@ -38,7 +42,8 @@ async def test_owner_adds_lists_and_disables_codes(shop: RunningBot) -> None:
     for bad, error in [
         ("/promo add X 10%", en("owner.error.promo_bad_code", promo="X", low=3)),
         ("/promo add OKAY 0%", en("owner.error.promo_bad_value", value="0%", max=100_000)),
-        ("/promo add OKAY 10 until=tomorrow", en("owner.error.promo_bad_date", value="tomorrow")),
+        ("/promo add OKAY 10 until=tomorrow", bad_date("tomorrow")),
+        ("/promo add ABC 10% until=9999-12-31", bad_date("9999-12-31")),  # its next midnight
         ("/promo add OKAY 10 scope=galaxy", en("owner.error.promo_bad_scope", value="galaxy")),
         ("/promo add OKAY 10 uses=0", en("owner.error.promo_bad_number", option="uses", max=10**6)),
         ("/promo add OKAY 10 colour=red", en("owner.error.promo_bad_option", option="colour=red")),
@@ -98,6 +103,7 @@ async def test_cli_promo_on_a_fresh_sqlite_database(sqlite_url: URL, tmp_path: P
         (("add", "OKAY", "101%"), "The discount is a percent from 1% to 100%"),
         (("add", "OKAY", "5", "scope=category:Nope"), "There is no such category."),
         (("add", "OKAY", "5", "scope=nowhere"), "scope must be shop, category:<title> or"),
+        (("add", "ABC", "10%", "until=9999-12-31"), "until must be a date YYYY-MM-DD (UTC) from"),
         (("disable", "NOPE"), "There is no promo code NOPE."),
     ]:
         code, out, err = await _cli(sqlite_url, tmp_path, *args)

@@ -70,14 +70,18 @@ def _count(option: str, raw: str) -> int:
     return int(raw)
 
 
+# The last ``until`` a code can have: it expires at the next midnight, which must be a date.
+LAST_UNTIL = date.max - timedelta(days=1)
+
+
 def parse_until(raw: str, today: date) -> datetime:
     """``YYYY-MM-DD``: the code works through that UTC day (it expires at the next midnight)."""
     try:
         day = date.fromisoformat(raw.strip())
     except ValueError:
         day = None
-    if day is None or len(raw.strip()) != len("2026-12-31") or day < today:
-        raise ShopInputError("promo_bad_date", value=raw.strip()[:20])
+    if day is None or len(raw.strip()) != len("2026-12-31") or not today <= day <= LAST_UNTIL:
+        raise ShopInputError("promo_bad_date", value=raw.strip()[:20], last=LAST_UNTIL.isoformat())
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
 
