@@ -4,20 +4,19 @@ PostgreSQL the full-text GIN index serves the query."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from typing import Any
-
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from app.db.engine import create_engine
+from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import migrate
+from app.db.uow import read
 from app.i18n import translator
 from app.keyboards.buyer import SearchCb
 from app.services.catalog import PAGE_SIZE
-from app.services.search import SEARCH_DOCUMENT, search_words
+from app.services.search import search, search_words
 from tests.harness import RunningBot, make_settings
+from tests.query_plans import PLAN_MODES, StatementRecorder, describe, explain, nodes, seq_scanned
 from tests.shop_helpers import Customer, buttons, seed_product
 
 en = translator("en")
@@ -83,12 +82,6 @@ async def test_a_pager_without_a_search_is_stale(shop: RunningBot) -> None:
     assert answer is not None and answer["text"] == en("buyer.search.expired")
 
 
-def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", []):
-        yield from _nodes(child)
-
-
 def test_search_words() -> None:
     assert search_words("  Space,   ADVENTURE! space ") == ["space", "adventure"]
     assert search_words("'; DROP TABLE products; --") == ["drop", "table", "products"]
@@ -99,6 +92,8 @@ def test_search_words() -> None:
 
 
 async def test_the_gin_index_serves_search_on_postgresql(pg_url: URL) -> None:
+    """The service's own statement, as the bot runs it, planned for its values and as the
+    generic plan a prepared statement switches to: the GIN index, never a scan of products."""
     engine = create_engine(pg_url)
     try:
         await migrate(engine, make_settings(pg_url))
@@ -118,19 +113,24 @@ async def test_the_gin_index_serves_search_on_postgresql(pg_url: URL) -> None:
             )
             await conn.commit()
             await conn.execute(text("ANALYZE products"))
-            # The service's WHERE clause, with the same indexed expression.
-            sql = (
-                f"EXPLAIN (FORMAT JSON) SELECT id FROM products WHERE is_active AND "
-                f"{SEARCH_DOCUMENT} @@ to_tsquery('simple'::regconfig, 'zanzibar:*') "
-                "ORDER BY title, id LIMIT 8"
-            )
-            rows = (await conn.exec_driver_sql(sql)).all()
-        plan = rows[0][0]
-        nodes = list(_nodes(plan[0]["Plan"]))
-        assert any(node.get("Index Name") == "ix_products_search" for node in nodes), plan
-        assert not any(
-            node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "products"
-            for node in nodes
-        ), json.dumps(plan)
+        recorder = StatementRecorder(engine)
+        try:
+            recorder.step("search")
+            async with create_session_factory(engine)() as session, read(session):
+                found = await search(session, search_words("Zanzibar"), 0)
+            recorder.step(None)
+        finally:
+            recorder.close()
     finally:
         await engine.dispose()
+    assert [item.title for item in found.items] == ["Needle"]
+    [statement] = recorder.statements
+    driver = await asyncpg.connect(pg_url.set(drivername="postgresql").render_as_string(False))
+    try:
+        for mode in PLAN_MODES:
+            plan = await explain(driver, statement, mode)
+            used = {node.get("Index Name") for node in nodes(plan)}
+            assert "ix_products_search" in used, f"{mode}\n{describe(plan)}"
+            assert "products" not in seq_scanned(plan), f"{mode}\n{describe(plan)}"
+    finally:
+        await driver.close()
