@@ -46,6 +46,9 @@ def _bot_entry() -> ModuleType:
 class Bot(Mode):
     """``python -m app [--webhook] [--no-migrate]``: the bot, polling or as a webhook replica."""
 
+    def usage_error(self, args: argparse.Namespace) -> str | None:
+        return None  # both options are the bot's
+
     def load(self, args: argparse.Namespace) -> DatabaseSettings:
         settings: DatabaseSettings = _bot_entry().load(args)
         return settings
@@ -65,6 +68,11 @@ class Bot(Mode):
 
 class Release(Bot):
     """``python -m app migrate``: the schema to head, then setWebhook when WEBHOOK_URL is set."""
+
+    def usage_error(self, args: argparse.Namespace) -> str | None:
+        if args.no_migrate:
+            return "--no-migrate never changes the schema; it cannot be combined with migrate"
+        return Mode.usage_error(self, args)
 
     def load(self, args: argparse.Namespace) -> DatabaseSettings:
         settings: DatabaseSettings = _bot_entry().load_release()
@@ -124,11 +132,9 @@ def _describe_failure(mode: Mode, exc: BaseException, settings: DatabaseSettings
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.webhook and args.command is not None:
-        parser.error("--webhook runs the bot; it cannot be combined with a command")
-    if args.no_migrate and args.command == "migrate":
-        parser.error("--no-migrate never changes the schema; it cannot be combined with migrate")
-    mode: Mode = args.mode
+    mode: Mode = args.mode  # each parser's own (set_defaults): what runs, and what it accepts
+    if (problem := mode.usage_error(args)) is not None:
+        parser.error(problem)
     try:
         settings = mode.load(args)
     except ConfigError as exc:

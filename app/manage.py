@@ -16,14 +16,14 @@ does and never changes the schema.
     python -m app [--no-migrate] COMMAND …    (or COMMAND … --no-migrate)
     python -m app migrations lint [REVISION …]   (no database needed; see app.migrations_cli)
 
-Results go to stdout; an error an operator can fix is one line on stderr and exit code 1.
+Results go to stdout; an error is one line on stderr, with exit code 2 for input the command
+refuses and 1 for the database (see :mod:`app.command_errors`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import html
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import heap, migrations_cli, promo_cli
+from app.command_errors import EXIT_OK, fail, refuse, refuse_input
 from app.config import DatabaseSettings, load_settings
 from app.db.engine import (
     create_engine,
@@ -51,20 +52,6 @@ from app.stock_import import import_items
 CommandHandler = Callable[[argparse.Namespace, async_sessionmaker[AsyncSession]], Awaitable[int]]
 StandaloneHandler = Callable[[argparse.Namespace, DatabaseSettings], Awaitable[int]]
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_ERROR
-
-
-def _input_error(exc: ShopInputError) -> int:
-    # The bot's own wording (owner.error.*), in English; those texts carry no HTML tags.
-    return _fail(html.unescape(translator("en")(f"owner.error.{exc.code}", **exc.params)))
-
-
 # --- product ----------------------------------------------------------------------------
 
 
@@ -81,7 +68,7 @@ async def product_add(args: argparse.Namespace, factory: async_sessionmaker[Asyn
                     description=args.description,
                 )
         except ShopInputError as exc:
-            return _input_error(exc)
+            return refuse_input(exc)
         print(f"added product {product.slug!r} ({product.title}) at {product.price} Stars")
     return EXIT_OK
 
@@ -145,18 +132,18 @@ async def stock_import(args: argparse.Namespace, factory: async_sessionmaker[Asy
     try:
         data = await _read(args.file)
     except OSError as exc:
-        return _fail(f"cannot read {args.file}: {exc.strerror or exc}")
+        return refuse(f"cannot read {args.file}: {exc.strerror or exc}")
     csv_format = args.csv or stock.is_csv(args.file)
     try:
         parsed = stock.read_upload(data, csv_format=csv_format, header=args.header)
     except (stock.NotTextError, stock.UploadTooLargeError, stock.MalformedCsvError) as exc:
-        return _fail(_unreadable("stdin" if args.file == "-" else args.file, exc))
+        return refuse(_unreadable("stdin" if args.file == "-" else args.file, exc))
     async with factory() as session:
         try:
             async with read(session):
                 product = await products.require_product(session, args.product)
         except ShopInputError as exc:
-            return _input_error(exc)
+            return refuse_input(exc)
         result = await import_items(session, product.id, parsed)
     if result.header is not None:
         print(f"skipped the header row {result.header!r} (use --header keep to add it)")
@@ -262,6 +249,6 @@ async def run_command(args: argparse.Namespace, settings: DatabaseSettings) -> i
         return await handler(args, create_session_factory(engine))
     except SQLAlchemyError as exc:
         # One line, the database's own words: never the statement's parameters (the goods).
-        return _fail(f"database error: {describe_error(exc)}")
+        return fail(f"database error: {describe_error(exc)}")
     finally:
         await engine.dispose()

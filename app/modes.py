@@ -23,6 +23,15 @@ class Mode(ABC):
         """Values besides the database URL's that must never appear in a log line."""
         return []
 
+    def usage_error(self, args: argparse.Namespace) -> str | None:
+        """Why the options given do not go with this run (the parser reports it), or None.
+
+        Only the bot itself serves a webhook.
+        """
+        if getattr(args, "webhook", False):
+            return "--webhook runs the bot; it cannot be combined with a command"
+        return None
+
     def describe_failure(self, exc: BaseException, settings: DatabaseSettings) -> str | None:
         """One line for an operator, or None for an error that is a bug (it keeps its traceback)."""
         return None

@@ -7,35 +7,25 @@ the bot's parser, service and wording (``/promo`` in the bot).
     python -m app promo disable CODE
 
 Input the commands refuse (a malformed code or discount, an unknown category, product or code,
-a code that exists) is one line on stderr and exit code 2, as for a usage error.
+a code that exists) is one line on stderr and exit code 2, as for a usage error and as for the
+other shop commands (:mod:`app.command_errors`).
 """
 
 from __future__ import annotations
 
 import argparse
-import html
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.command_errors import EXIT_OK, refuse_input
 from app.db.base import utcnow
 from app.db.uow import read, write
-from app.i18n import translator
 from app.services import promo
 from app.services.products import ShopInputError
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
 HEADER = ("code", "discount", "scope", "min", "expires (UTC)", "used", "uses", "per_user", "state")
-
-
-def _refused(exc: ShopInputError) -> int:
-    # The bot's own wording (owner.error.*), in English, as plain text.
-    text = html.unescape(translator("en")(f"owner.error.{exc.code}", **exc.params))
-    print(f"error: {text}", file=sys.stderr)
-    return EXIT_BAD_INPUT
 
 
 async def add(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
@@ -46,7 +36,7 @@ async def add(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession
                 created = await promo.create(session, spec)
                 [row] = await promo.rows(session, code=created.code)
         except ShopInputError as exc:
-            return _refused(exc)
+            return refuse_input(exc)
     print(f"added promo code {row.code}: {row.discount} off, scope {row.scope_text}")
     return EXIT_OK
 
@@ -91,7 +81,7 @@ async def disable(args: argparse.Namespace, factory: async_sessionmaker[AsyncSes
             async with write(session):
                 code, changed = await promo.disable(session, args.code, utcnow())
         except ShopInputError as exc:
-            return _refused(exc)
+            return refuse_input(exc)
     print(f"disabled promo code {code.code}" if changed else f"{code.code} was already disabled")
     return EXIT_OK
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from app.cli import build_parser
+from app.command_errors import EXIT_BAD_INPUT
 from app.db.models import Category, ItemStatus, Product, StockItem
 from tests.processes import clean_env, url_env
 from tests.shop_helpers import SessionFactory, add_stock, items_of, seed_product
@@ -118,7 +119,7 @@ async def test_product_add_errors_are_one_clear_line(
     ]
     for args, message in cases:
         result = await cli("product", "add", "--title", "T", *args)
-        assert (result.code, result.out) == (1, ""), args
+        assert (result.code, result.out) == (EXIT_BAD_INPUT, ""), args
         assert result.err.startswith("error: "), args
         assert message in result.err, (args, result.err)
     async with session_factory() as session:
@@ -164,7 +165,7 @@ async def test_stock_import_errors_add_nothing(
     ]
     for args, message in cases:
         result = await cli("stock", "import", *args, stdin="ключ".encode("cp1251"))
-        assert (result.code, result.out) == (1, ""), args
+        assert (result.code, result.out) == (EXIT_BAD_INPUT, ""), args
         assert message in result.err, (args, result.err)
     assert await items_of(session_factory, product_id) == []
 
@@ -203,7 +204,7 @@ async def test_python_m_app_commands_as_processes(
     )  # fmt: skip
     assert (imported.code, imported.err) == (0, ""), imported
     assert "key: added 2, duplicates 2, blank lines skipped 1" in imported.out
-    assert duplicate.code == 1, duplicate
+    assert duplicate.code == EXIT_BAD_INPUT, duplicate
     assert duplicate.err.strip() == (
         "error: A product with the slug “key” already exists; choose another slug."
     )

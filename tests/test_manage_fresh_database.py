@@ -149,3 +149,49 @@ def test_no_migrate_with_the_release_step_is_refused(capsys: pytest.CaptureFixtu
         main(["--no-migrate", "migrate"])
     assert stopped.value.code == 2
     assert "--no-migrate never changes the schema" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--webhook", "product", "list"], ["--webhook", "migrate"], ["--webhook", "promo", "list"]],
+)
+def test_webhook_with_a_command_is_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert "--webhook runs the bot; it cannot be combined with a command" in capsys.readouterr().err
+
+
+# Input each shop command refuses, and the words of its one line on stderr.
+BAD_INPUT = [
+    (["product", "add", "--slug", "Bad Slug!", "--title", "T", "--price", "5"], "not a valid slug"),
+    (["product", "add", "--slug", "ok", "--title", "T", "--price", "0"], "not a valid price"),
+    (["stock", "import", "--product", "nope", "keys.txt"], "no product with the slug “nope”"),
+    (["stock", "import", "--product", "nope", "missing.txt"], "cannot read missing.txt"),
+    (["stock", "import", "--product", "nope", "image.png"], "image.png is not UTF-8 text"),
+    (["promo", "add", "BAD!", "5"], "A promo code is 3 to 32 characters"),
+    (["promo", "add", "ABC", "10%", "until=9999-12-31"], "until must be a date YYYY-MM-DD"),
+    (["promo", "add", "ABC", "5", "scope=product:nope"], "no product with the slug “nope”"),
+    (["promo", "disable", "NOPE"], "There is no promo code NOPE."),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"), BAD_INPUT, ids=[" ".join(argv[:2]) for argv, _ in BAD_INPUT]
+)
+async def test_bad_input_exits_2_with_one_line(
+    sqlite_url: URL, tmp_path: Path, argv: list[str], words: str
+) -> None:
+    """Every shop command refuses bad input alike, on a fresh database: exit code 2 (a usage
+    error; 1 is for the database), one line on stderr, no traceback, nothing on stdout but the
+    migration's log."""
+    (tmp_path / "keys.txt").write_text("KEY-1\n")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    run = await _run(sqlite_url, tmp_path, *argv)
+    assert run.code == 2, run
+    assert run.err.endswith("\n") and run.err.count("\n") == 1, run.err
+    assert run.err.startswith("error: ") and words in run.err, run.err
+    assert "Traceback" not in run.out + run.err
+    assert [line for line in run.out.splitlines() if not line.startswith("{")] == [], run.out
