@@ -58,7 +58,7 @@ async def test_limits_count_characters_after_the_markup(bot: Bot) -> None:
     assert await bot.send_message(USER, f"<b>{'x' * 4096}</b>", parse_mode="HTML")
     with pytest.raises(TelegramBadRequest, match="Bad Request: message is too long"):
         await bot.send_message(USER, "x" * 4097)
-    with pytest.raises(TelegramBadRequest, match="Bad Request: text must be non-empty"):
+    with pytest.raises(TelegramBadRequest, match="Bad Request: message text is empty"):
         await bot.send_message(USER, " \n ")
     keys = BufferedInputFile(b"KEY", filename="keys.txt")
     sent = await bot.send_document(USER, keys, caption="c" * 1024)

@@ -72,7 +72,7 @@ def message_text(params: JSON) -> JSON:
         *formatted(params["text"], params.get("parse_mode"), params.get("entities"))
     )
     if not text:
-        raise bad_request("text must be non-empty")
+        raise bad_request("message text is empty")  # the answer bots see for an empty text
     if len(text) > MESSAGE_LIMIT:
         raise bad_request("message is too long")
     return {"text": text, "entities": entities} if entities else {"text": text}

@@ -69,7 +69,7 @@ def _invoice(params: JSON) -> JSON:
     if currency == "XTR":
         tips = params.get("max_tip_amount") or params.get("suggested_tip_amounts")
         if params.get("provider_token") or len(prices) != 1 or tips:
-            raise bad_request("STARS_INVOICE_INVALID")
+            raise bad_request("STARS_INVOICE_INVALID")  # wording not confirmed
         if not STARS_MIN <= total <= STARS_MAX:
             raise bad_request("CURRENCY_TOTAL_AMOUNT_INVALID")
     elif not re.fullmatch(r"[A-Z]{3}", currency):
