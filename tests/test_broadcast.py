@@ -14,6 +14,7 @@ from app.bot.factory import create_bot
 from app.db.base import utcnow
 from app.db.models import Broadcast, BroadcastStatus, User
 from app.db.uow import read, transaction
+from app.services.bans import set_banned
 from app.services.broadcast import cancel_running, claimable_broadcasts, take_lease
 from app.workers.broadcast import BroadcastSender, RateLimiter
 from tests.fake_api import FakeBotAPI
@@ -155,6 +156,27 @@ async def test_broadcast_dialog_and_stop(shop: RunningBot) -> None:
     await wait_report(api, 1)
     assert received(api, 3101) == received(api, 3102) == ["News of the day"]
     assert (await get_broadcast(factory, 1)).status == BroadcastStatus.DONE
+
+
+async def test_banned_users_are_neither_counted_nor_told(shop: RunningBot) -> None:
+    api, factory = shop.api, shop.session_factory
+    admin = Customer(api, shop.tracker, ADMIN_ID)
+    await seed_users(factory, api, [3201, 3202])
+    async with factory() as session:
+        for user_id in (3201, 3202):
+            assert await set_banned(session, user_id, True)
+        await session.commit()
+    await admin.send("/broadcast Anyone?")
+    assert admin.texts()[-1] == "There are no users to send to yet."  # only the banned
+
+    await seed_users(factory, api, [3203, 3204])
+    await admin.send("/broadcast Spring sale")
+    assert admin.texts()[-1].startswith("Broadcast #1 started to 2 users.")
+    report = await wait_report(api, 1)
+    assert report == "Broadcast #1 done: delivered 2, blocked the bot 0, failed 0."
+    assert received(api, 3203) == received(api, 3204) == ["Spring sale"]
+    assert received(api, 3201) == received(api, 3202) == []
+    assert recipients(api) == [3203, 3204]
 
 
 async def test_a_fresh_bot_resumes_a_running_broadcast_where_it_stopped(

@@ -75,8 +75,14 @@ async def create_broadcast(session: AsyncSession, text: str, created_by: int) ->
     return broadcast
 
 
+def _reachable() -> list[ColumnElement[bool]]:
+    """A broadcast's audience: users who have not blocked the bot and are not banned (a banned
+    user hears nothing from the shop, as restock alerts already skip them)."""
+    return [User.is_blocked.is_(False), User.banned_at.is_(None)]
+
+
 async def audience_size(session: AsyncSession) -> int:
-    stmt = select(func.count(User.id)).where(User.is_blocked.is_(False))
+    stmt = select(func.count(User.id)).where(*_reachable())
     return int(await session.scalar(stmt) or 0)
 
 
@@ -146,8 +152,8 @@ class Recipient:
 async def next_recipients(
     session: AsyncSession, plan: Plan, cursor: int, limit: int = BATCH
 ) -> list[Recipient]:
-    """The next users after ``cursor`` (in id order) who have not blocked the bot: every such
-    user, or for a restock alert the product's watchers in its audience."""
+    """The next users after ``cursor`` (in id order) who have not blocked the bot and are not
+    banned: every such user, or for a restock alert the product's watchers in its audience."""
     if plan.product_id is not None:
         rows = await restock.audience_batch(
             session, plan.product_id, plan.audience_until, cursor, limit
@@ -155,7 +161,7 @@ async def next_recipients(
         return [Recipient(*row) for row in rows]
     stmt = (
         select(User.id, User.language_code)
-        .where(User.id > cursor, User.is_blocked.is_(False))
+        .where(User.id > cursor, *_reachable())
         .order_by(User.id)
         .limit(limit)
     )
