@@ -54,6 +54,8 @@ SECRET_MIN_LENGTH = 32
 SECRET_MAX_LENGTH = 256
 _MAKE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105 (a command)
 WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
+# MAX_QUANTITY's default, also the bound of a reservation whose caller passes none.
+DEFAULT_MAX_QUANTITY = 10
 
 
 def is_secret_key(name: str) -> bool:
@@ -150,7 +152,7 @@ class Settings(DatabaseSettings):
         validation_alias=AliasChoices("max_reserved_units", "max_reservations_per_user"),
     )
     # The most units of one product a buyer chooses on its card or keeps in the cart.
-    max_quantity: int = Field(default=10, ge=1, le=100)
+    max_quantity: int = Field(default=DEFAULT_MAX_QUANTITY, ge=1, le=100)
     # Paid but nothing left to sell: refund at once (True) or alert the owners (False).
     auto_refund: bool = True
     reconcile_interval: float = Field(default=60.0, gt=0, le=24 * 3600)  # s, getStarTransactions

@@ -3,6 +3,7 @@ turn a successful payment into a ledger row, then a sale and a delivery (or a re
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 from collections.abc import Callable, Sequence
@@ -25,11 +26,14 @@ from app.keyboards.buyer import BuyCb, BuyQtyCb
 from app.services import orders
 from app.services.ledger import ReportedPayment
 from app.services.orders import CURRENCY, Invoice, Reservation, ReserveStatus, Verdict
+from app.services.products import STARS_INVOICE_MAX
 
 log = structlog.get_logger(__name__)
 INVOICE_TITLE_LIMIT = 32
 INVOICE_DESCRIPTION_LIMIT = 255
 ALERT_TITLE_LIMIT = 64  # a callback answer holds 200 characters
+# Seconds the pre-checkout check may take: Telegram's 10 s, less the answer's round trip.
+PRE_CHECKOUT_BUDGET = 7.0
 
 
 def clip(text: str, limit: int) -> str:
@@ -101,6 +105,7 @@ async def place(
             wanted=wanted,
             minutes=settings.reservation_minutes,
             max_units=settings.max_reserved_units,
+            max_quantity=settings.max_quantity,
             cart=cart,
         )
     if (invoice := result.invoice) is None:
@@ -123,6 +128,10 @@ def refusal(t: Translator, settings: Settings, result: Reservation) -> str:
             n=settings.max_reserved_units,
             minutes=settings.reservation_minutes,
         )
+    if result.status is ReserveStatus.TOO_MANY:
+        return t("buyer.checkout.too_many", n=settings.max_quantity)
+    if result.status is ReserveStatus.OVER_STARS_MAX:
+        return t("buyer.checkout.over_stars_max", max=STARS_INVOICE_MAX)
     if result.status is ReserveStatus.SOLD_OUT:
         return t("buyer.checkout.sold_out")
     if result.status is ReserveStatus.SHORT:
@@ -210,9 +219,11 @@ async def buy_quantity(
 
 
 async def pre_checkout(query: PreCheckoutQuery, session: AsyncSession, t: Translator) -> None:
-    """Telegram waits at most 10 s for this answer; any failure answers "not ok"."""
+    """Telegram waits at most 10 s for this answer (and takes no event lock for it, see
+    :mod:`app.middlewares.fsm`); a check that fails or outlasts :data:`PRE_CHECKOUT_BUDGET`
+    (rows locked by another transaction) is rolled back and answered "not ok"."""
     try:
-        async with uow.write(session):
+        async with asyncio.timeout(PRE_CHECKOUT_BUDGET), uow.write(session):
             verdict = await orders.check_pre_checkout(
                 session,
                 user_id=query.from_user.id,

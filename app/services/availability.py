@@ -95,11 +95,15 @@ def in_stock(product: Any, now: Any) -> ColumnElement[bool]:
 ClaimQuery = Select[StockItem]
 
 
-def claim_queries(product: Any, now: Any, limit: int = 1) -> tuple[ClaimQuery, ClaimQuery]:
+def claim_queries(
+    product: Any, now: Any, limit: int = 1, *, excluding: Any = None
+) -> tuple[ClaimQuery, ClaimQuery]:
     """Lock ``limit`` items: the first available ones by id, then the longest-expired
     reservations (the caller asks the second only for what the first did not give).
 
-    ``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL: concurrent claims skip each other's rows.
+    ``FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL: concurrent claims skip each other's rows,
+    but never the rows the claiming transaction locked itself: ``excluding`` (an expanding bind
+    parameter of item ids) leaves out the expired reservations of the caller's own order.
     The limit is a literal, as the caps are: a generic plan knows how far the walk goes.
     """
 
@@ -113,9 +117,12 @@ def claim_queries(product: Any, now: Any, limit: int = 1) -> tuple[ClaimQuery, C
             .execution_options(populate_existing=True)
         )
 
+    expired = is_expired_reservation(now)
+    if excluding is not None:
+        expired = and_(expired, StockItem.id.not_in(excluding))
     return (
         first(is_available(), StockItem.id),
-        first(is_expired_reservation(now), StockItem.reserved_until),
+        first(expired, StockItem.reserved_until),
     )
 
 

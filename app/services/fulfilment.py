@@ -3,7 +3,8 @@
 A payment is settled exactly once, in one transaction that locks its
 :class:`~app.db.models.PendingPayment` marker and deletes it. Whoever gets there first (the
 update's handler, the fulfilment worker, the reconciliation on any replica) settles it; the
-others find the marker gone. A payment that arrives after its reservation ran out is still
+others find the marker gone. A settlement that fails leaves the marker, moved back with
+backoff (:func:`postpone`). A payment that arrives after its reservation ran out is still
 honoured when stock remains; otherwise, and for a payload that matches no order, a refund is
 opened against the ledger row. Nothing here commits or calls Telegram.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import bindparam, delete, select, update
@@ -35,19 +36,16 @@ from app.db.models import (
 from app.services import cart, delivery, ledger, order_items, redemptions
 from app.services.availability import unsold_at_most
 from app.services.delivery import Goods
+from app.services.holds import check_units, claim_again, held_units, own_units
 from app.services.orders import (
     BY_PAYLOAD,
     CURRENCY,
     Line,
-    claim_units,
     from_cart,
     fully_held,
-    held_units,
     lines_of,
     lock_order,
     new_payload,
-    own_units,
-    put_back,
 )
 from app.services.users import ensure_user
 
@@ -103,6 +101,33 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[str]:
     return list(await session.scalars(_DUE, {"now": now, "limit": limit}))
 
 
+@dataclass(frozen=True)
+class Postponed:
+    charge_id: str
+    attempts: int  # failed settlements so far
+    retry_at: datetime
+    user_id: int
+    amount: int
+
+
+async def postpone(
+    session: AsyncSession, charge_id: str, now: datetime, base: timedelta
+) -> Postponed | None:
+    """A settlement failed: its marker moves back in the queue with backoff (``base``,
+    doubling, at most :data:`app.services.delivery.MAX_BACKOFF`), so a payment that always
+    fails never holds up the newer ones. None if it was settled meanwhile."""
+    pending = await session.scalar(_LOCK_PENDING, {"charge": charge_id})
+    payment = await ledger.by_charge(session, charge_id)
+    if pending is None or payment is None:
+        return None
+    pending.attempts += 1
+    pending.next_attempt_at = now + delivery.backoff(pending.attempts, base)
+    await session.flush()
+    return Postponed(
+        charge_id, pending.attempts, pending.next_attempt_at, payment.user_id, payment.amount
+    )
+
+
 async def settle(session: AsyncSession, charge_id: str, *, auto_refund: bool) -> Settlement:
     """Settle the recorded payment ``charge_id`` (the caller holds a write transaction)."""
     pending = await session.scalar(_LOCK_PENDING, {"charge": charge_id})
@@ -145,9 +170,10 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
         # The invoice was paid again, or by someone else: a new purchase of the same lines.
         order = await _second_purchase(session, payment, order, lines, now)
         units = []
+    wanted = [(line.product_id, line.quantity) for line in lines]
     late = order.status != OrderStatus.PENDING or not fully_held(lines, units)
     if late:  # the reservation was lost (expired and taken over, or released): claim again
-        units = await _claim_again(session, order, lines, units, now)
+        units = await claim_again(session, order.id, wanted, units, now)
     if payment.amount != order.amount:
         log.warning(
             "paid amount differs from the order amount",
@@ -165,6 +191,7 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
         order.status = OrderStatus.REFUND_DUE.value
         await session.flush()
         return await _open_refund(session, payment, order, RefundReason.SOLD_OUT, auto_refund)
+    check_units(order.id, wanted, units)  # distinct, exactly what was ordered: or fail loudly
     await session.execute(
         update(StockItem)
         .where(StockItem.id.in_([item.id for item in units]))
@@ -223,31 +250,6 @@ async def _second_purchase(
     )
     await session.flush()
     return order
-
-
-async def _claim_again(
-    session: AsyncSession,
-    order: Order,
-    lines: list[Line],
-    units: list[StockItem],
-    now: datetime,
-) -> list[StockItem]:
-    """Every unit of every line, keeping those the order still holds; [] (and everything put
-    back) if any line cannot be filled in full."""
-    kept = [item for item in units if item.status == ItemStatus.RESERVED]
-    taken: list[StockItem] = []
-    for line in lines:
-        mine = [item for item in kept if item.product_id == line.product_id][: line.quantity]
-        more = await claim_units(
-            session, line.product_id, line.quantity - len(mine), now, for_order=order.id
-        )
-        taken += mine + more
-        if len(mine) + len(more) < line.quantity:
-            await put_back(session, kept + taken)
-            log.info("late payment cannot be filled", order_id=order.id, product_id=line.product_id)
-            return []
-    await put_back(session, [item for item in kept if item not in taken])
-    return taken
 
 
 async def _open_refund(

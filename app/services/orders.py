@@ -4,9 +4,9 @@ A reservation is an :class:`Order` (pending, with a random invoice payload) and 
 (:class:`OrderLine`: product, quantity, unit price); every unit of every line is a stock item
 reserved until ``expires_at`` whose ``order_id`` is the order. A reservation is all or nothing:
 in one transaction every unit is claimed, or nothing is held and the buyer learns what is
-short. Claims take items with ``FOR NO KEY UPDATE SKIP LOCKED ... LIMIT n`` on PostgreSQL, so
-concurrent buyers never wait on each other and never get the same item; on SQLite every write
-transaction begins ``IMMEDIATE`` (:func:`app.db.uow.write`) and so runs alone.
+short (or why the order cannot be: too many units of a product, a total no invoice can carry).
+The units' primitives (claims with ``SKIP LOCKED``, holds) are :mod:`app.services.holds`; on
+SQLite every write transaction begins ``IMMEDIATE`` (:func:`app.db.uow.write`) and runs alone.
 
 Locks are always taken in the same order (user, then stock items, then order, then product),
 so claims and payments never deadlock each other. Nothing here commits: the caller holds the
@@ -27,18 +27,19 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 import structlog
 from aiogram.types import User as TelegramUser
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import DEFAULT_MAX_QUANTITY
 from app.db.base import utcnow
 from app.db.models import ItemStatus, Order, OrderLine, OrderStatus, Product, StockItem
 from app.services import redemptions
-from app.services.availability import ClaimQuery, claim_queries
 from app.services.catalog import NOW, PENDING
+from app.services.holds import claim_units, held_units, hold, own_units, put_back
+from app.services.products import STARS_INVOICE_MAX
 from app.services.users import upsert_user
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,8 @@ class ReserveStatus(enum.StrEnum):
     SHORT = "short"  # some line cannot be filled in full: see Reservation.short
     UNAVAILABLE = "unavailable"  # no such product, or it is hidden
     LIMIT = "limit"  # the buyer would hold more than the cap of unpaid units
+    TOO_MANY = "too_many"  # more units of one product than a buyer may choose (MAX_QUANTITY)
+    OVER_STARS_MAX = "over_stars_max"  # a total over what one Stars invoice can carry
 
 
 # --- quotes: an order's total, computed in one place ----------------------------------------
@@ -146,25 +149,12 @@ class Reservation:
     status: ReserveStatus
     invoice: Invoice | None = None
     short: tuple[Shortage, ...] = ()
-    held_units: int = 0  # LIMIT: the units the buyer holds already
 
 
 # Built once with bind parameters (see app.services.catalog): a call only binds values.
 _LOCK_ORDER = (
     select(Order)
     .where(Order.id == bindparam("id"))
-    .with_for_update(key_share=True)
-    .execution_options(populate_existing=True)
-)
-_HELD_UNITS = (
-    select(StockItem)
-    .where(
-        or_(
-            StockItem.order_id.in_(bindparam("orders", expanding=True)),
-            StockItem.id.in_(bindparam("items", expanding=True)),
-        )
-    )
-    .order_by(StockItem.id)
     .with_for_update(key_share=True)
     .execution_options(populate_existing=True)
 )
@@ -193,79 +183,10 @@ _PRODUCTS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True
 BY_PAYLOAD = select(Order).where(Order.payload == bindparam("payload"))
 
 
-@cache
-def _claims(limit: int) -> tuple[ClaimQuery, ClaimQuery]:
-    return claim_queries(bindparam("product"), NOW, limit)
-
-
 async def lock_order(session: AsyncSession, order_id: int) -> Order:
     order = await session.scalar(_LOCK_ORDER, {"id": order_id})
     assert order is not None  # orders are never deleted
     return order
-
-
-def _owned_by(item: StockItem, order_id: int, first_unit: int | None) -> bool:
-    """The item is this order's: its order_id says so, or (an order of the release before
-    order lines) it is the order's one unit and no order claims it by order_id."""
-    if item.order_id is not None:
-        return item.order_id == order_id
-    return item.id == first_unit
-
-
-async def held_units(
-    session: AsyncSession, held: Sequence[tuple[int, int | None]]
-) -> dict[int, list[StockItem]]:
-    """Lock the units the orders ``(order id, stock_item_id)`` hold, reserved or sold."""
-    found: dict[int, list[StockItem]] = {order_id: [] for order_id, _ in held}
-    if not held:
-        return found
-    params = {
-        "orders": [order_id for order_id, _ in held],
-        "items": [item for _, item in held if item is not None] or [0],
-    }
-    for item in await session.scalars(_HELD_UNITS, params):
-        for order_id, first_unit in held:
-            if _owned_by(item, order_id, first_unit) and item.status != ItemStatus.AVAILABLE:
-                found[order_id].append(item)
-    return found
-
-
-async def own_units(
-    session: AsyncSession, order: Order, units: Sequence[StockItem]
-) -> list[StockItem]:
-    """Of the units :func:`held_units` found for ``order`` (locked, the order locked after
-    them), those still its own: sold to it once it is paid, or reserved until exactly its
-    ``expires_at`` (a hold and a pre-checkout always write both together).
-
-    A replica of the release before order lines takes a lapsed unit over without clearing its
-    ``order_id``: such a unit (reserved until the other order's time, or sold to it) is the
-    other order's. Its ``order_id`` is cleared here, so neither this order's payment, nor its
-    delivery, nor a refund counts it as this order's.
-    """
-    paid = order.telegram_payment_charge_id is not None
-    mine: list[StockItem] = []
-    foreign: list[int] = []
-    for item in units:
-        if (
-            item.order_id != order.id
-            or (item.status == ItemStatus.SOLD and paid)
-            or (item.status == ItemStatus.RESERVED and item.reserved_until == order.expires_at)
-        ):  # an order of the release before order lines
-            mine.append(item)
-        else:
-            foreign.append(item.id)
-    if foreign:
-        await session.execute(
-            update(StockItem)
-            .where(StockItem.id.in_(foreign), StockItem.order_id == order.id)
-            .values(order_id=None)
-            .execution_options(synchronize_session=False)
-        )
-        for item in units:
-            if item.id in foreign:
-                item.order_id = None
-        log.warning("units taken over by another order", order_id=order.id, stock_item_ids=foreign)
-    return mine
 
 
 async def lines_of(session: AsyncSession, order: Order) -> list[Line]:
@@ -273,76 +194,6 @@ async def lines_of(session: AsyncSession, order: Order) -> list[Line]:
     if not rows:  # an order of the release before order lines: one unit
         return [Line(order.product_id, 1, order.amount)]
     return [Line(product, quantity, price) for product, quantity, price in rows]
-
-
-async def claim_units(
-    session: AsyncSession, product_id: int, count: int, now: datetime, *, for_order: int | None
-) -> list[StockItem]:
-    """Lock up to ``count`` claimable items of the product (skipping items others hold locked).
-
-    Available items go first; expired reservations are taken over only when those run out.
-    A reservation taken over ends: its order becomes ``expired``, so a late payment for it
-    knows it must claim again.
-    """
-    if count <= 0:
-        return []
-    params = {"product": product_id, "now": now}
-    available, _ = _claims(count)
-    items = list(await session.scalars(available, params))
-    if len(items) < count:
-        _, expired = _claims(count - len(items))
-        taken = list(await session.scalars(expired, params))
-        if taken:
-            await _expire_stale(session, taken, for_order)
-            items += taken
-    return items
-
-
-async def _expire_stale(
-    session: AsyncSession, taken: list[StockItem], for_order: int | None
-) -> None:
-    holders = [item.order_id for item in taken if item.order_id is not None]
-    stale = update(Order).where(
-        Order.status == OrderStatus.PENDING.value,
-        or_(Order.id.in_(holders or [0]), Order.stock_item_id.in_([item.id for item in taken])),
-    )
-    if for_order is not None:
-        stale = stale.where(Order.id != for_order)
-    await session.execute(
-        stale.values(status=OrderStatus.EXPIRED.value).execution_options(synchronize_session=False)
-    )
-    log.info(
-        "expired reservations taken over",
-        stock_item_ids=[item.id for item in taken],
-        product_id=taken[0].product_id,
-    )
-
-
-async def hold(
-    session: AsyncSession, order: Order, items: Sequence[StockItem], until: datetime
-) -> None:
-    """Make ``items`` the order's reserved units until ``until``."""
-    if not items:
-        return
-    await session.execute(
-        update(StockItem)
-        .where(StockItem.id.in_([item.id for item in items]))
-        .values(status=ItemStatus.RESERVED.value, reserved_until=until, order_id=order.id)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def put_back(session: AsyncSession, items: Sequence[StockItem]) -> None:
-    """Back on sale (the caller holds their locks)."""
-    ids = [item.id for item in items if item.status != ItemStatus.SOLD]
-    if not ids:
-        return
-    await session.execute(
-        update(StockItem)
-        .where(StockItem.id.in_(ids))
-        .values(status=ItemStatus.AVAILABLE.value, reserved_until=None, order_id=None)
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def _end_reservations(
@@ -430,6 +281,14 @@ async def _claim_lines(
     return taken, short
 
 
+def _out_of_bounds(quoted: Quote, max_quantity: int) -> ReserveStatus | None:
+    if any(line.quantity > max_quantity for line in quoted.lines):
+        return ReserveStatus.TOO_MANY
+    if quoted.total > STARS_INVOICE_MAX:
+        return ReserveStatus.OVER_STARS_MAX
+    return None
+
+
 async def reserve_lines(
     session: AsyncSession,
     *,
@@ -437,16 +296,20 @@ async def reserve_lines(
     wanted: Sequence[tuple[int, int]],
     minutes: int,
     max_units: int | None = None,
+    max_quantity: int = DEFAULT_MAX_QUANTITY,
     cart: bool = False,
 ) -> Reservation:
     """Reserve every unit of ``wanted`` (product id, quantity) for the buyer, or nothing
     (``cart``: the cart's order, whose payment empties the cart of what it bought).
 
-    A buyer holds one live reservation per product: one of exactly these lines at today's
-    prices is given back (same payload, same invoice); any other that shares a product ends,
-    its units going to the new one first. The buyer then holds at most ``max_units`` unpaid
-    units across the shop (``LIMIT``); the user row, locked first, makes the count exact under
-    concurrent presses. Nothing is written unless every unit was claimed.
+    Every path to an order comes here, so the bounds are kept here, before anything is held:
+    at most ``max_quantity`` units of a product (``TOO_MANY``, whatever a callback said) and a
+    total one Stars invoice can carry (``OVER_STARS_MAX``). A buyer holds one live reservation
+    per product: one of exactly these lines at today's prices is given back (same payload, same
+    invoice); any other that shares a product ends, its units going to the new one first. The
+    buyer then holds at most ``max_units`` unpaid units across the shop (``LIMIT``); the user
+    row, locked first, makes the count exact under concurrent presses. Nothing is written
+    unless every unit was claimed.
     """
     quantities: Counter[int] = Counter()
     for product_id, quantity in wanted:
@@ -463,6 +326,9 @@ async def reserve_lines(
         Line(pid, qty, products[pid].price, products[pid].title)
         for pid, qty in sorted(quantities.items())
     )
+    if (refused := _out_of_bounds(quoted, max_quantity)) is not None:
+        log.info("reservation refused", buyer_id=buyer.id, reason=refused.value)
+        return Reservation(refused)
     live = await _live_orders(session, buyer.id, now)
     for held in live:
         if _same(held, quoted.lines) and held.amount == quoted.total and held.cart == cart:
@@ -477,16 +343,16 @@ async def reserve_lines(
         holding = sum(held.units for held in live) - sum(held.units for held in replaced)
         if holding + quoted.units > max_units:
             log.info("reservation cap reached", buyer_id=buyer.id, held=holding)
-            return Reservation(ReserveStatus.LIMIT, held_units=holding)
+            return Reservation(ReserveStatus.LIMIT)
     own = await held_units(session, [(held.order_id, held.first_unit) for held in replaced])
     taken, short = await _claim_lines(session, quoted.lines, own, now)
     if short:
         log.info(
             "not enough stock", buyer_id=buyer.id, short=[(s.product_id, s.left) for s in short]
         )
-        if len(quoted.lines) == 1 and not short[0].left:
-            return Reservation(ReserveStatus.SOLD_OUT, short=tuple(short))
-        return Reservation(ReserveStatus.SHORT, short=tuple(short))
+        sold_out = len(quoted.lines) == 1 and not short[0].left
+        status = ReserveStatus.SOLD_OUT if sold_out else ReserveStatus.SHORT
+        return Reservation(status, short=tuple(short))
     if replaced:
         kept = {item.id for item in taken}
         extra = [item for items in own.values() for item in items if item.id not in kept]
@@ -535,10 +401,16 @@ async def reserve(
     minutes: int,
     quantity: int = 1,
     max_units: int | None = None,
+    max_quantity: int = DEFAULT_MAX_QUANTITY,
 ) -> Reservation:
     """Reserve ``quantity`` units of one product (Buy on its card); see :func:`reserve_lines`."""
     return await reserve_lines(
-        session, buyer=buyer, wanted=[(product_id, quantity)], minutes=minutes, max_units=max_units
+        session,
+        buyer=buyer,
+        wanted=[(product_id, quantity)],
+        minutes=minutes,
+        max_units=max_units,
+        max_quantity=max_quantity,
     )
 
 

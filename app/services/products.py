@@ -22,8 +22,15 @@ MAX_SLUG = 64
 MAX_TITLE = 32
 MAX_DESCRIPTION_INPUT = 255
 MAX_CATEGORY = 64
-# Not a Telegram limit: a price this high is surely a typo.
+# Not a Telegram limit: a price this high is surely a typo (the bound of a fixed promo value).
 MAX_PRICE = 100_000
+# The most Stars one invoice can ask for, so the most a product (and a whole order) may cost.
+# Telegram documents no maximum for a one-off invoice; 10000 is the cap the Bot API documents
+# for the other Star prices a bot sets (createInvoiceLink: "Subscription price must no exceed
+# 10000 Telegram Stars"; createChatSubscriptionInviteLink and transferBusinessAccountStars:
+# 1-10000), assumed to hold for sendInvoice too. The fake Bot API (tests/fake_api/payments.py,
+# STARS_MAX) keeps its own copy; a test checks that both agree.
+STARS_INVOICE_MAX = 10_000
 EDITABLE_FIELDS = ("title", "description", "price", "category", "active")
 
 
@@ -46,10 +53,10 @@ def parse_slug(raw: str) -> str:
 def parse_price(raw: str | int) -> int:
     text = str(raw).strip()
     if not text.isascii() or not text.isdigit() or int(text) <= 0:
-        raise ShopInputError("bad_price", price=text[:20], max=MAX_PRICE)
+        raise ShopInputError("bad_price", price=text[:20], max=STARS_INVOICE_MAX)
     price = int(text)
-    if price > MAX_PRICE:
-        raise ShopInputError("bad_price", price=text[:20], max=MAX_PRICE)
+    if price > STARS_INVOICE_MAX:  # nobody could ever pay for it
+        raise ShopInputError("bad_price", price=text[:20], max=STARS_INVOICE_MAX)
     return price
 
 
