@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 
+from app.db.models import User
 from app.i18n import translator
 from app.services.bans import set_banned
 from tests.harness import ADMIN_ID, RunningBot
@@ -86,7 +87,31 @@ async def test_ban_input_errors(shop: RunningBot) -> None:
     assert owner.texts()[-1] == plain(en("owner.unban.usage"))
     await owner.send(f"/ban {ADMIN_ID}")
     assert owner.texts()[-1] == en("owner.ban.owner")
-    await owner.send("/ban 424242")
+    await owner.send("/unban 424242")
     assert owner.texts()[-1] == en("owner.error.unknown_user", user_id=424242)
     await owner.send("/stats")
     assert en("owner.stats.banned", n=0) in "\n".join(owner.texts())
+
+
+async def test_a_user_who_never_wrote_can_be_banned_in_advance(shop: RunningBot) -> None:
+    """A known scammer's id: banned before their first /start, which is then refused."""
+    owner = Customer(shop.api, shop.tracker, ADMIN_ID)
+    await owner.send("/ban 424242")
+    assert owner.texts()[-1] == en("owner.ban.done", user_id=424242)
+    await owner.send("/ban 424242")
+    assert owner.texts()[-1] == en("owner.ban.already", user_id=424242)
+    await owner.send("/stats")
+    assert en("owner.stats.banned", n=1) in "\n".join(owner.texts())
+
+    scammer = Customer(shop.api, shop.tracker, 424242)
+    await scammer.send("/start")
+    await scammer.send("/help")
+    assert scammer.texts() == [en("buyer.banned")]
+    async with shop.session_factory() as session:
+        user = await session.get(User, 424242)
+        assert user is not None and user.banned_at is not None  # /start left the ban alone
+
+    await owner.send("/unban 424242")
+    assert owner.texts()[-1] == en("owner.unban.done", user_id=424242)
+    await scammer.send("/start")
+    assert scammer.texts()[-1] != en("buyer.banned")

@@ -12,12 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.base import utcnow
 from app.db.models import User
 from app.services.products import ShopInputError
+from app.services.users import ensure_user
 
 _BANNED = select(User.id).where(User.banned_at.is_not(None))
 
 
-async def set_banned(session: AsyncSession, user_id: int, banned: bool) -> bool:
-    """Ban or unban; returns False when the user already was so. Unknown user: ShopInputError."""
+async def set_banned(
+    session: AsyncSession, user_id: int, banned: bool, *, in_advance: bool = False
+) -> bool:
+    """Ban or unban; returns False when the user already was so. Unknown user: ShopInputError.
+
+    With ``in_advance`` (``/ban``) a user the shop has never seen is banned all the same (a
+    known scammer's id): their row is made, banned, and their first update is refused.
+    """
+    if banned and in_advance:
+        await ensure_user(session, user_id)  # a no-op for a known user, safe against a /start
     user = await session.get(User, user_id, with_for_update={"key_share": True})
     if user is None:
         raise ShopInputError("unknown_user", user_id=user_id)

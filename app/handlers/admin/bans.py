@@ -1,7 +1,8 @@
 """/ban <user id> and /unban <user id>: the bot then refuses, or serves again, that user.
 
-The owners cannot be banned (the ban would not apply to them anyway). The change reaches this
-process at once and every other replica within the ban list's refresh interval.
+The owners cannot be banned (the ban would not apply to them anyway). An id the shop has never
+seen can be banned in advance: its first update is refused. The change reaches this process at
+once and every other replica within seconds (:mod:`app.middlewares.bans`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ async def _set(
         return
     try:
         async with write(session):
-            changed = await set_banned(session, user_id, banned)
+            changed = await set_banned(session, user_id, banned, in_advance=True)
     except ShopInputError as exc:
         await message.answer(input_error(t, exc))
         return
