@@ -102,11 +102,14 @@ async def test_send_message_validates_like_telegram(bot: Bot) -> None:
 
 
 async def test_blocked_user_gets_forbidden(api: FakeBotAPI, bot: Bot) -> None:
+    sent = await bot.send_message(USER, "before the block")
     api.block_user(USER)
     with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
         await bot.send_message(USER, "hello")
+    with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
+        await bot.edit_message_text("edited", chat_id=USER, message_id=sent.message_id)
     await bot.send_message(USER + 1, "others still work")
-    assert api.sent_to(USER) == []
+    assert [m["text"] for m in api.sent_to(USER)] == ["before the block"]
 
 
 async def test_fail_next_retry_after(api: FakeBotAPI, bot: Bot) -> None:

@@ -55,9 +55,13 @@ async def test_long_poll_returns_pushed_update_and_offset_confirms(
 
 
 async def test_allowed_updates_and_limit(api: FakeBotAPI, bot: Bot) -> None:
-    api.callback_query(USER, "ignored")
-    first, second = api.message(USER, "a"), api.message(USER, "b")
+    earlier = api.callback_query(USER, "made before the setting")
     updates = await bot.get_updates(limit=1, allowed_updates=["message"], timeout=0)
+    # "doesn't affect updates created before the call": the earlier press still comes
+    assert [u.update_id for u in updates] == [earlier["update_id"]]
+    api.callback_query(USER, "made after it: never stored")
+    first, second = api.message(USER, "a"), api.message(USER, "b")
+    updates = await bot.get_updates(offset=earlier["update_id"] + 1, limit=1, timeout=0)
     assert [u.update_id for u in updates] == [first["update_id"]]
     updates = await bot.get_updates(offset=first["update_id"] + 1, timeout=0)
     assert [u.update_id for u in updates] == [second["update_id"]]

@@ -86,12 +86,14 @@ class Faults:
         return None
 
     def _check_recipient(self, method: str, params: JSON) -> None:
-        """A user's private chat takes messages only once they started the bot, and not after
-        they blocked it."""
+        """A user's private chat takes messages only once they started the bot, and neither
+        messages nor edits after they blocked it."""
         chat_id = params.get("chat_id")
-        if not method.startswith("send") or not isinstance(chat_id, int):
+        if not method.startswith(("send", "edit")) or not isinstance(chat_id, int):
             return
         if chat_id in self.store.blocked:
             raise ApiError(403, BLOCKED)
+        if method.startswith("edit"):
+            return
         if chat_id > 0 and chat_id not in self.store.started:
             raise ApiError(403, NOT_STARTED)

@@ -50,8 +50,11 @@ class UpdateQueue:
         if "update_id" not in update:
             update["update_id"] = self.next_id()
         self._last_id = max(self._last_id, int(update["update_id"]))
-        self.pending.append(update)
-        self._notify()
+        # Telegram keeps no update of a type the bot's allowed_updates leaves out at the time the
+        # update is created; one created before a change of the setting is still delivered.
+        if self._allowed(update):
+            self.pending.append(update)
+            self._notify()
         return int(update["update_id"])
 
     def close(self) -> None:
@@ -76,8 +79,6 @@ class UpdateQueue:
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
 
     def _take(self, limit: int) -> list[JSON]:
-        # Telegram does not keep updates of types the bot did not ask for.
-        self.pending = [u for u in self.pending if self._allowed(u)]
         return self.pending[:limit]
 
     async def get_updates(self, request: ApiRequest) -> list[JSON]:
