@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.db.uow import TrackedSession
+from app.logs import scrub_exception
 from app.retry import GaveUpError, retry
 
 log = structlog.get_logger(__name__)
@@ -44,16 +45,27 @@ def create_engine(url: URL, **kwargs: Any) -> AsyncEngine:
     BEGIN, which is how migrations and stock claims serialise across processes.
 
     Every engine hides the bound parameters from its errors and logs: they are the license
-    keys of a stock import, the buyers' data, and anything else a statement writes.
+    keys of a stock import, the buyers' data, and anything else a statement writes. For the
+    same reason its errors leave it without the values PostgreSQL quotes in their details.
     """
     kwargs["hide_parameters"] = True
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **kwargs)
         _make_sqlite_transactional(engine)
-        return engine
-    engine = create_async_engine(url, **kwargs)
-    _drop_closed_connections(engine)
+    else:
+        engine = create_async_engine(url, **kwargs)
+        _drop_closed_connections(engine)
+    event.listen(engine.sync_engine, "handle_error", _scrub_error)
     return engine
+
+
+def _scrub_error(context: ExceptionContext) -> None:
+    """A unique or check violation quotes the row or the key in its DETAIL ("Key (content)=
+    (KEY-123) already exists."): the goods themselves, which no log or traceback may show.
+    They are taken out of the driver's exception (and what wraps it) before it is raised."""
+    scrub_exception(context.original_exception)
+    if context.sqlalchemy_exception is not None:
+        scrub_exception(context.sqlalchemy_exception)
 
 
 def _drop_closed_connections(engine: AsyncEngine) -> None:
