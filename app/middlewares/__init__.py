@@ -1,5 +1,6 @@
 """Outer middlewares on ``dp.update``, so every event type (messages, callback queries,
-pre-checkout queries) gets them."""
+pre-checkout queries) gets them. aiogram's own FSM middleware, already there, is replaced by
+one that lets a pre-checkout query past the user's event lock (:mod:`app.middlewares.fsm`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from app.bot.throttle import create_throttle
 from app.middlewares.bans import NOTICE_PERIOD, BanMiddleware
 from app.middlewares.callbacks import AnswerCallbacks
 from app.middlewares.db import DbSessionMiddleware
+from app.middlewares.fsm import exempt_pre_checkout
 from app.middlewares.i18n import I18nMiddleware
 from app.middlewares.logging import HandlerNameMiddleware, UpdateLogMiddleware
 
 
 def setup_middlewares(dispatcher: Dispatcher) -> None:
+    exempt_pre_checkout(dispatcher)
     dispatcher.update.outer_middleware(UpdateLogMiddleware())
     bot_id = dispatcher["settings"].bot_token.get_secret_value().split(":", 1)[0]
     notices = create_throttle(dispatcher.storage, NOTICE_PERIOD, bot_id=bot_id)
