@@ -117,3 +117,15 @@ async def test_process_isolation_serves_one_key_at_a_time_in_arrival_order() -> 
     await asyncio.gather(first, *rest)
     assert order == ["a in", "x in", "x out", "a out", "b in", "b out", "c in", "c out"]
     assert isolation.keys_in_use == 0
+
+
+async def test_an_update_finishing_after_the_isolation_closed_releases_cleanly() -> None:
+    """At shutdown aiogram closes the isolation while an update may still hold its lock."""
+    isolation = ProcessIsolation()
+    key = StorageKey(bot_id=1, chat_id=2, user_id=2)
+    async with isolation.lock(key):
+        await isolation.close()
+    assert isolation.keys_in_use == 0
+    async with isolation.lock(key):  # a later update of the same user still gets it
+        assert isolation.keys_in_use == 1
+    assert isolation.keys_in_use == 0

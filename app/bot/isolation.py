@@ -3,7 +3,9 @@
 aiogram handles the updates of a batch as concurrent tasks. Without isolation two updates of one
 user run together, and the second reads the dialog state the first is about to change (a long
 paste that Telegram splits into two messages lost its second half). aiogram's FSM middleware
-holds the isolation's lock for the key ``(bot, chat, user)`` around each update.
+holds the isolation's lock for the key ``(bot, chat, user)`` around each update, except a
+pre-checkout query, which must be answered within seconds whatever else the user is doing
+(:mod:`app.middlewares.fsm`).
 
 - :class:`ProcessIsolation`: an :class:`asyncio.Lock` per key, so waiters go first come, first
   served. Unlike aiogram's ``SimpleEventIsolation``, whose locks stay for every user ever seen,
@@ -51,10 +53,11 @@ class ProcessIsolation(BaseEventIsolation):
                 yield
         finally:
             slot.users -= 1
-            if slot.users == 0:
+            if slot.users == 0 and self._slots.get(key) is slot:  # not dropped by close()
                 del self._slots[key]
 
     async def close(self) -> None:
+        """Forget every lock (at shutdown; an update still holding one may finish after)."""
         self._slots.clear()
 
 
