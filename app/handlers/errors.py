@@ -57,7 +57,7 @@ async def _in_ledger(factory: SessionFactory | None, charge_id: str) -> bool:
     if factory is None:
         return False
     try:
-        async with factory() as session, uow.read(session):
+        async with factory() as session, uow.read(session, autocommit=True):
             return bool(await ledger.known_charges(session, [charge_id]))
     except (SQLAlchemyError, OSError):
         return False
