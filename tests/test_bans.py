@@ -4,16 +4,20 @@ are, the owners cannot be banned out of their bot; the panel bans and unbans."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import OrderStatus, User
 from app.i18n import translator
 from app.middlewares.bans import BanMiddleware
-from app.services.bans import banned_ids, set_banned
+from app.services.bans import set_banned
 from app.services.products import ShopInputError
 from tests.admin_helpers import migrated, panel_client, running_panel
+from tests.big_shop import BigShop
 from tests.harness import ADMIN_ID, RunningBot
 from tests.schema import execute, scalar
 from tests.shop_helpers import Customer, SessionFactory, invoice_amount, orders_of, seed_product
@@ -45,7 +49,7 @@ async def test_the_bot_ignores_a_banned_user_but_settles_their_payment(shop: Run
 
     assert await _ban(shop.session_factory, BUYER) is True
     assert await _ban(shop.session_factory, BUYER) is False  # already banned
-    _bans(shop).expire()
+    _bans(shop).expire(BUYER)
     before = len(buyer.texts())
     await buyer.send("/start")
     await buyer.send("/help")
@@ -56,7 +60,7 @@ async def test_the_bot_ignores_a_banned_user_but_settles_their_payment(shop: Run
     assert order.status in (OrderStatus.PAID, OrderStatus.DELIVERED)
 
     assert await _ban(shop.session_factory, BUYER, banned=False) is True
-    _bans(shop).expire()
+    _bans(shop).expire(BUYER)
     answered = len(shop.api.sent_to(BUYER))
     await buyer.send("/start")
     assert len(shop.api.sent_to(BUYER)) > answered
@@ -66,28 +70,78 @@ async def test_an_owner_is_never_banned_out(shop: RunningBot) -> None:
     owner = Customer(shop.api, shop.tracker, ADMIN_ID)
     await owner.send("/start")
     assert await _ban(shop.session_factory, ADMIN_ID)
-    _bans(shop).expire()
+    _bans(shop).expire(ADMIN_ID)
     before = len(shop.api.sent_to(ADMIN_ID))
     await owner.send("/admin")
     assert len(shop.api.sent_to(ADMIN_ID)) > before
 
 
-async def test_bans_are_read_again_after_the_interval(session_factory: SessionFactory) -> None:
+async def test_a_ban_set_on_another_replica_applies_within_seconds(
+    session_factory: SessionFactory,
+) -> None:
     async with session_factory() as session:
         session.add_all([User(id=1), User(id=2)])
         await session.commit()
     now = [0.0]
-    bans = BanMiddleware(session_factory, refresh_seconds=5, clock=lambda: now[0])
-    assert await bans.banned() == frozenset()
-    await _ban(session_factory, 2)
+    here = BanMiddleware(session_factory, ttl_seconds=5, clock=lambda: now[0])
+    assert await here.banned(2) is False
+    await _ban(session_factory, 2)  # on another replica, or from the panel
     now[0] = 4.9
-    assert await bans.banned() == frozenset(), "within the interval: the ids read before"
+    assert await here.banned(2) is False, "within the interval: the answer read before"
     now[0] = 5.1
-    assert await bans.banned() == frozenset({2})
+    assert await here.banned(2) is True
+    await _ban(session_factory, 2, banned=False)
+    now[0] = 10.3
+    assert await here.banned(2) is False, "an unban too"
+    await _ban(session_factory, 2)
+    here.expire(2)  # /ban on this replica: the answer is forgotten at once
+    assert await here.banned(2) is True
+    assert await here.banned(1) is False
     async with session_factory() as session:
-        assert await banned_ids(session) == frozenset({2})
         with pytest.raises(ShopInputError):
-            await set_banned(session, 999, True)
+            await set_banned(session, 999, True)  # the panel bans known users only
+
+
+async def test_a_check_reads_one_row_however_many_users_are_banned(
+    engine: AsyncEngine, session_factory: SessionFactory
+) -> None:
+    """Each check is one primary-key read of its user, made at most once per interval, and
+    only the users of the last few seconds are remembered: nothing grows with the bans."""
+    shop = BigShop(engine.url)
+    await shop.add_users(10_000, 3_000)
+    await shop.execute("UPDATE users SET banned_at = CURRENT_TIMESTAMP")
+    await shop.add_users(1, 40)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper() not in {"BEGIN", "COMMIT"}:  # SQLite's own transaction
+            statements.append(sql)
+
+    now = [0.0]
+    bans = BanMiddleware(session_factory, ttl_seconds=5, max_remembered=10, clock=lambda: now[0])
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        assert await bans.banned(10_007) is True
+        assert await bans.banned(1) is False
+        assert len(statements) == 2
+        for _ in range(100):  # a burst of updates within the interval: no more reads
+            assert await bans.banned(1) is False
+        assert len(statements) == 2
+        for user_id in range(1, 41):  # many users at once: one read each, 10 remembered
+            await bans.banned(user_id)
+            now[0] += 0.01
+        assert len(statements) == 2 + 39  # user 1's answer was still fresh
+        assert len(bans._answers) == 10
+        assert await bans.banned(1) is False  # forgotten among the 40: read again
+        assert len(statements) == 2 + 39 + 1
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    selects = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == len(statements)
+    assert all("users.id = " in sql and "count" not in sql.lower() for sql in selects), selects
+    now[0] += 5
+    assert await bans.banned(41) is False
+    assert list(bans._answers) == [41], "the answers past their time are dropped"
 
 
 async def test_the_panel_bans_and_unbans(pg_url: URL, tmp_path: Path) -> None:

@@ -6,18 +6,20 @@ answer with the same text, and a pre-checkout query is refused. The pre-checkout
 last step before the money is taken, is checked against the database itself (one primary-key
 read), so a ban set a moment ago on another replica refuses it too.
 
-The banned ids (``users.banned_at``, set from the web panel) are read again every
-:data:`REFRESH_SECONDS`, in a session of their own (one short query through a partial index),
-by one update while the others use the ids already read: the cost of an update does not
-depend on the number of users, and a ban reaches every replica within seconds. Payments are
-never dropped (the money is taken: the payment path settles it as always), nor are the
-owners' updates.
+Every other update checks its own user only (``users.banned_at``, set by ``/ban`` or the web
+panel): one primary-key read in a session of its own, whose answer is kept for
+:data:`TTL_SECONDS`, so a user's burst of updates costs one read and a ban set on another
+replica applies within seconds. Neither the check nor the memory depends on how many users
+are banned: only the users seen within the last few seconds are remembered (at most
+:data:`MAX_REMEMBERED`). ``/ban`` and ``/unban`` forget the user's answer at once on their
+replica. Payments are never dropped (the money is taken: the payment path settles it as
+always), nor are the owners' updates.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,11 +33,12 @@ from app.bot.throttle import MemoryThrottle, Throttle
 from app.db.uow import read
 from app.filters.chats import is_private
 from app.i18n import translator
-from app.services.bans import banned_ids, is_banned
+from app.services.bans import is_banned
 
 log = structlog.get_logger(__name__)
 
-REFRESH_SECONDS = 5.0
+TTL_SECONDS = 5.0  # how long a user's answer is used before it is read again
+MAX_REMEMBERED = 10_000  # users whose answer is kept at once (the most recently read)
 NOTICE_PERIOD = 600.0  # seconds: one "access restricted" message per banned user per 10 min
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -52,50 +55,61 @@ class BanMiddleware(BaseMiddleware):
         self,
         session_factory: async_sessionmaker[AsyncSession],
         *,
-        refresh_seconds: float = REFRESH_SECONDS,
+        ttl_seconds: float = TTL_SECONDS,
+        max_remembered: int = MAX_REMEMBERED,
         clock: Callable[[], float] = time.monotonic,
         notices: Throttle | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.notices = notices or MemoryThrottle(NOTICE_PERIOD)
-        self.refresh_seconds = refresh_seconds
+        self.ttl_seconds = ttl_seconds
+        self.max_remembered = max_remembered
         self._clock = clock
-        self._banned: frozenset[int] | None = None
-        self._fresh_until = float("-inf")
-        self._loading: asyncio.Task[None] | None = None
+        # user id -> (when read, banned), the oldest read first
+        self._answers: OrderedDict[int, tuple[float, bool]] = OrderedDict()
 
-    def expire(self) -> None:
-        """Read the banned ids again on the next update."""
-        self._fresh_until = float("-inf")
+    def expire(self, user_id: int) -> None:
+        """Read the user's ban again on their next update (``/ban`` and ``/unban`` here)."""
+        self._answers.pop(user_id, None)
 
-    async def _load(self) -> None:
+    def _remember(self, user_id: int, banned: bool) -> None:
+        now = self._clock()
+        self._answers.pop(user_id, None)
+        self._answers[user_id] = (now, banned)
+        while self._answers:  # drop the answers past their time, and beyond the most kept
+            read_at, _ = next(iter(self._answers.values()))
+            if now - read_at < self.ttl_seconds and len(self._answers) <= self.max_remembered:
+                break
+            self._answers.popitem(last=False)
+
+    async def _read(self, user_id: int) -> bool:
+        """The database's answer (one primary-key read, in a session of its own)."""
+        async with self.session_factory() as session, read(session, autocommit=True):
+            return await is_banned(session, user_id)
+
+    async def banned(self, user_id: int) -> bool:
+        """Whether the user is banned, as read within the last :data:`TTL_SECONDS`."""
+        known = self._answers.get(user_id)
+        if known is not None and self._clock() - known[0] < self.ttl_seconds:
+            return known[1]
         try:
-            async with self.session_factory() as session, read(session, autocommit=True):
-                self._banned = await banned_ids(session)
-        except Exception as exc:  # keep serving with the ids read before
-            log.warning("could not read the banned users", error=type(exc).__name__)
-        finally:
-            self._fresh_until = self._clock() + self.refresh_seconds
-            self._loading = None
-
-    async def banned(self) -> frozenset[int]:
-        """The banned ids; the update that finds them stale reads them again (the updates
-        arriving meanwhile use the ones read before, except before the first read)."""
-        if self._clock() >= self._fresh_until and self._loading is None:
-            self._loading = asyncio.create_task(self._load())
-            await asyncio.shield(self._loading)
-        elif self._banned is None and self._loading is not None:
-            await asyncio.shield(self._loading)
-        return self._banned or frozenset()
+            banned = await self._read(user_id)
+        except Exception as exc:  # keep serving with the answer read before, if any
+            log.warning("could not read the ban", error=type(exc).__name__)
+            banned = known is not None and known[1]
+        self._remember(user_id, banned)
+        return banned
 
     async def _banned_now(self, user_id: int) -> bool:
         """The database's answer, for the pre-checkout query (a ban of a second ago counts)."""
         try:
-            async with self.session_factory() as session, read(session, autocommit=True):
-                return await is_banned(session, user_id)
-        except Exception as exc:  # the cached ids still apply
+            banned = await self._read(user_id)
+        except Exception as exc:  # the answer read before still applies
             log.warning("could not read the ban", error=type(exc).__name__)
-            return user_id in await self.banned()
+            known = self._answers.get(user_id)
+            return known is not None and known[1]
+        self._remember(user_id, banned)
+        return banned
 
     async def _refuse(self, event: Update, user: User) -> None:
         t = translator(user.language_code)
@@ -121,7 +135,7 @@ class BanMiddleware(BaseMiddleware):
         if event.pre_checkout_query is not None:
             banned = await self._banned_now(user.id)
         else:
-            banned = user.id in await self.banned()
+            banned = await self.banned(user.id)
         if banned:
             log.info("update from a banned user refused")
             await self._refuse(event, user)

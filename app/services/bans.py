@@ -1,7 +1,8 @@
 """Banning a user (the web panel, /ban): the bot then refuses their updates, payments excepted.
 
-A ban is ``users.banned_at``; the bot reads the banned ids every few seconds
-(:mod:`app.middlewares.bans`). Like every service these only flush; the caller commits.
+A ban is ``users.banned_at``; the bot reads the ban of a user whose update comes, at most once
+every few seconds (:mod:`app.middlewares.bans`). Like every service these only flush; the
+caller commits.
 """
 
 from __future__ import annotations
@@ -35,10 +36,6 @@ async def set_banned(
     user.banned_at = utcnow() if banned else None
     await session.flush()
     return True
-
-
-async def banned_ids(session: AsyncSession) -> frozenset[int]:
-    return frozenset(await session.scalars(_BANNED))
 
 
 async def is_banned(session: AsyncSession, user_id: int) -> bool:

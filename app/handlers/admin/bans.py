@@ -56,7 +56,7 @@ async def _set(
     except ShopInputError as exc:
         await message.answer(input_error(t, exc))
         return
-    bans.expire()
+    bans.expire(user_id)
     if changed:
         log.info("user banned" if banned else "user unbanned", target_user_id=user_id)
     state = "done" if changed else "already"
