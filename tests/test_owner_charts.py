@@ -17,12 +17,15 @@ from aiogram.types import BufferedInputFile
 
 from app.db.base import utcnow
 from app.db.models import OrderStatus
+from app.handlers.admin import sales
+from app.i18n import translator
 from app.services.charts import chart_data
 from tests.harness import ADMIN_ID, REPO_ROOT, RunningBot
 from tests.shop_helpers import Customer, seed_product
 from tests.test_owner_tools import BUYER, seed_cart_order, seed_order
 
 PNG = b"\x89PNG\r\n\x1a\n"
+en = translator("en")
 
 
 def png_size(content: bytes) -> tuple[int, int]:
@@ -90,6 +93,20 @@ async def test_stats_chart_of_an_empty_shop(shop: RunningBot) -> None:
     await owner.send("/stats")
     photo = owner.screen()["photo"][-1]
     assert png_size(shop.api.file_content(photo["file_id"])) == (1200, 900)
+
+
+async def test_a_chart_that_fails_to_draw_is_one_line_for_the_owner(
+    shop: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> bytes:
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(sales, "render_png", broken)
+    owner = Customer(shop.api, shop.tracker, ADMIN_ID)
+    await owner.send("/stats")
+    assert owner.texts()[-1] == en("owner.chart.failed")
+    assert any("Sales" in text for text in owner.texts()[:-1]), "the figures came first"
+    assert shop.api.calls_of("sendPhoto") == []
 
 
 async def test_fake_send_photo_checks_the_image(shop: RunningBot) -> None:

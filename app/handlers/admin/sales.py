@@ -85,8 +85,9 @@ async def send_chart(message: Message, t: Translator, chart: ChartData) -> None:
     )
     try:
         png = await asyncio.to_thread(render_png, chart, labels)
-    except Exception as exc:  # the figures were sent; a chart that fails is logged, not fatal
+    except Exception as exc:  # the figures were sent; the owner reads that the chart is missing
         log.warning("chart not drawn", error=repr(exc))
+        await message.answer(t("owner.chart.failed"))
         return
     await message.answer_photo(BufferedInputFile(png, filename="stats.png"))
 
