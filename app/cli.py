@@ -15,7 +15,7 @@ from types import ModuleType
 
 import structlog
 
-from app import heap
+from app import heap, referral_cli
 from app.admin_panel import cli as admin_cli
 from app.config import (
     ConfigError,
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "set, then register the webhook (setWebhook). Exits non-zero if either fails",
     ).set_defaults(mode=RELEASE)
     register_commands(commands)
+    referral_cli.register(commands)
     admin_cli.register(commands)
     return parser
 

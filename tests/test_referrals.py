@@ -191,3 +191,66 @@ async def test_two_replicas_granting_at_once_grant_once(shop: RunningBot) -> Non
     assert len(await rewards(shop.session_factory)) == 1
     rewarded = [text for text in referrer.texts() if "🎁" in text]
     assert len(rewarded) == 1
+
+
+async def test_referrals_as_a_users_very_first_update(shop: RunningBot) -> None:
+    """No /start before: the user's row is made with the link, and they are nobody's referee."""
+    newcomer = customer(shop, LATE)
+    link = await link_of(newcomer)
+    assert shown(en("buyer.referral.brought", n=0)) in newcomer.texts()[-1]
+    assert await link_of(newcomer) == link
+    assert await referrer_of(shop.session_factory, LATE) is None
+
+
+async def _referee_paid(shop: RunningBot, link: str, user_id: int, days: float) -> None:
+    friend = customer(shop, user_id)
+    await friend.send(f"/start {link}")
+    await buy(friend, "Key")
+    await pay(friend, friend.invoices()[-1])
+    await age_orders(shop.session_factory, user_id, days)
+
+
+@pytest.mark.settings(referral_daily_cap=1)
+async def test_a_referrer_at_the_cap_takes_no_place_in_the_batch(shop: RunningBot) -> None:
+    """A has three referees waiting (the oldest), B one; a batch of two and a cap of one: B is
+    rewarded in the same pass as A, and A's backlog waits for the next days."""
+    await seed_product(shop.session_factory, "Key", 50, [f"K-{n}" for n in range(4)])
+    first, second = customer(shop, REFERRER), customer(shop, OTHER)
+    await first.send("/start")
+    await second.send("/start")
+    first_link, second_link = await link_of(first), await link_of(second)
+    for n in range(3):
+        await _referee_paid(shop, first_link, 8200 + n, 10 + n)
+    await _referee_paid(shop, second_link, 8300, 8)
+
+    granted = await grant_rewards(shop.bot, shop.session_factory, shop.settings, batch=2)
+    assert sorted(g.referrer_id for g in granted) == [REFERRER, OTHER]
+    assert await grant_rewards(shop.bot, shop.session_factory, shop.settings, batch=2) == []
+    tomorrow = utcnow() + timedelta(days=1)
+    later = await grant_rewards(shop.bot, shop.session_factory, shop.settings, now=tomorrow)
+    assert [g.referrer_id for g in later] == [REFERRER]
+    assert len(await rewards(shop.session_factory)) == 3
+
+
+async def test_a_banned_referrers_rewards_wait_for_the_unban(shop: RunningBot) -> None:
+    await seed_product(shop.session_factory, "Key", 50, ["K-1", "K-2"])
+    banned, other = customer(shop, REFERRER), customer(shop, OTHER)
+    owner = customer(shop, ADMIN_ID)
+    await banned.send("/start")
+    await other.send("/start")
+    banned_link, other_link = await link_of(banned), await link_of(other)
+    await _referee_paid(shop, banned_link, FRIEND, 10)  # the older: first in line
+    await _referee_paid(shop, other_link, LATE, 8)
+    await owner.send(f"/ban {REFERRER}")
+    told = len(banned.texts())
+
+    [granted] = await grant_rewards(shop.bot, shop.session_factory, shop.settings, batch=1)
+    assert granted.referrer_id == OTHER  # the banned one's referee took no place
+    assert await grant_rewards(shop.bot, shop.session_factory, shop.settings) == []
+    assert len(banned.texts()) == told  # no reward, no message
+    await owner.send(f"/unban {REFERRER}")
+    [granted] = await grant_rewards(shop.bot, shop.session_factory, shop.settings)
+    assert granted.referrer_id == REFERRER
+    assert banned.texts()[-1] == shown(
+        en("buyer.referral.rewarded", code=granted.code, percent=granted.percent)
+    )

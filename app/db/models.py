@@ -572,3 +572,25 @@ class ReferralReward(TimestampMixin, Base):
         ForeignKey("promo_codes.id", ondelete="RESTRICT"), unique=True
     )
     notified_at: Mapped[datetime | None] = mapped_column(comment="the referrer was told")
+
+
+class ReferralTerms(Base):
+    """The referral programme's terms as the owners set them (``/referral``, ``python -m app
+    referral``): one row, id 1. A NULL column keeps the environment's value (``REFERRAL_*``)."""
+
+    __tablename__ = "referral_terms"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="one_row"),
+        CheckConstraint("hold_days BETWEEN 0 AND 365", name="hold_days_range"),
+        CheckConstraint("reward_percent BETWEEN 1 AND 100", name="reward_percent_range"),
+        CheckConstraint("daily_cap BETWEEN 1 AND 1000", name="daily_cap_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    hold_days: Mapped[float | None] = mapped_column(
+        comment="days a referee's first paid order must stay unrefunded"
+    )
+    reward_percent: Mapped[int | None] = mapped_column(comment="the reward code's percent off")
+    daily_cap: Mapped[int | None] = mapped_column(comment="rewards per referrer per UTC day")
+    updated_at: Mapped[datetime | None]
+    updated_by: Mapped[int | None] = mapped_column(BigInteger, comment="the owner; NULL: the CLI")

@@ -7,7 +7,7 @@ replicas racing for one grant it once (the loser's transaction rolls back whole)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 from aiogram import Bot
@@ -18,7 +18,7 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.uow import SessionFactory, read, transaction
 from app.i18n import translator
-from app.services import referrals
+from app.services import referral_terms, referrals
 from app.services.referrals import Granted
 
 log = structlog.get_logger(__name__)
@@ -27,13 +27,20 @@ BATCH = 50
 
 
 async def grant_rewards(
-    bot: Bot, factory: SessionFactory, settings: Settings, *, now: datetime | None = None
+    bot: Bot,
+    factory: SessionFactory,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    batch: int = BATCH,
 ) -> list[Granted]:
-    """One pass; ``now`` is injectable so that the hold can be tested without waiting."""
+    """One pass over at most ``batch`` referees, under the terms in force (the owners' or the
+    environment's, read once per pass); ``now`` is injectable so that the hold can be tested
+    without waiting."""
     now = now or utcnow()
-    hold = timedelta(days=settings.referral_hold_days)
     async with factory() as session, read(session):
-        found = await referrals.candidates(session, now, hold, BATCH)
+        terms = await referral_terms.current(session, referral_terms.defaults(settings))
+        found = await referrals.candidates(session, now, terms.hold, batch, terms.daily_cap)
     granted: list[Granted] = []
     for candidate in found:
         try:
@@ -42,8 +49,8 @@ async def grant_rewards(
                     session,
                     candidate,
                     now=now,
-                    percent=settings.referral_reward_percent,
-                    daily_cap=settings.referral_daily_cap,
+                    percent=terms.reward_percent,
+                    daily_cap=terms.daily_cap,
                 )
         except IntegrityError:  # another replica granted it first
             log.info("referral reward made elsewhere", referee_id=candidate.referee_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
+from aiogram.types import User as TelegramUser
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -13,25 +14,22 @@ from app.filters.magic import Match
 from app.handlers.screens import show
 from app.i18n import Translator
 from app.keyboards import buyer as kb
-from app.services import referrals
+from app.services import referral_terms, referrals
 
 
 async def _screen(
-    session: AsyncSession, settings: Settings, bot: Bot, t: Translator, user_id: int
+    session: AsyncSession, settings: Settings, bot: Bot, t: Translator, user: TelegramUser
 ) -> str:
     me = await bot.me()  # getMe once per process: aiogram caches it
     async with write(session):
-        code = await referrals.link_code(session, user_id)
-        found = await referrals.summary(session, user_id)
+        code = await referrals.link_code(session, user)
+        found = await referrals.summary(session, user.id)
+        terms = await referral_terms.current(session, referral_terms.defaults(settings))
     link = f"https://t.me/{me.username}?start={referrals.PREFIX}{code}"
     lines = [
         t("buyer.referral.title"),
         t("buyer.referral.link", link=link),
-        t(
-            "buyer.referral.how",
-            percent=settings.referral_reward_percent,
-            days=f"{settings.referral_hold_days:g}",
-        ),
+        t("buyer.referral.how", percent=terms.reward_percent, days=f"{terms.hold_days:g}"),
         t("buyer.referral.brought", n=found.brought),
     ]
     if found.rewards:
@@ -48,13 +46,13 @@ async def referrals_command(
     message: Message, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
 ) -> None:
     assert message.from_user is not None
-    await message.answer(await _screen(session, settings, bot, t, message.from_user.id))
+    await message.answer(await _screen(session, settings, bot, t, message.from_user))
 
 
 async def referrals_button(
     query: CallbackQuery, session: AsyncSession, settings: Settings, bot: Bot, t: Translator
 ) -> None:
-    text = await _screen(session, settings, bot, t, query.from_user.id)
+    text = await _screen(session, settings, bot, t, query.from_user)
     await show(query, bot, text, kb.back_to_menu(t))
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram.types import User as TelegramUser
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -37,16 +37,20 @@ from app.db.models import (
 )
 from app.db.uow import dialect_name
 from app.services.promo import PromoSpec, create
+from app.services.users import upsert_user
 
 PREFIX = "ref_"
 _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-async def link_code(session: AsyncSession, user_id: int) -> str:
-    """The user's referral code, made on first request (the caller holds a write)."""
+async def link_code(session: AsyncSession, user: TelegramUser) -> str:
+    """The user's referral code, made on first request (the caller holds a write); the user's
+    row with it, when /referrals is the user's very first update."""
+    user_id = user.id
     found = await session.scalar(select(ReferralLink.code).where(ReferralLink.user_id == user_id))
     if found is not None:
         return found
+    await upsert_user(session, user)  # referral_links refers to users
     insert = _INSERTS[dialect_name(session)]
     while True:  # a clash of two random 64-bit codes never happens in practice; try again
         code = secrets.token_urlsafe(8)
@@ -142,8 +146,26 @@ _FIRST_PAID = (
     .correlate(Referral)
     .scalar_subquery()
 )
-_CANDIDATES = (
-    select(Referral.referee_id, Referral.referrer_id, Order.id)
+_TODAYS = aliased(ReferralReward)
+# The referrer's rewards made today: ix_referral_rewards_referrer_id_created_at, at most the
+# cap's worth of entries (no referrer gets more a day).
+_TODAY = (
+    select(func.count(_TODAYS.id))
+    .where(_TODAYS.referrer_id == Referral.referrer_id, _TODAYS.created_at >= bindparam("day"))
+    .correlate(Referral)
+    .scalar_subquery()
+)
+_DUE = (
+    select(
+        Referral.referee_id,
+        Referral.referrer_id,
+        Order.id.label("order_id"),
+        Order.paid_at,
+        func.row_number()
+        .over(partition_by=Referral.referrer_id, order_by=(Order.paid_at, Order.id))
+        .label("nth"),
+        _TODAY.label("today"),
+    )
     .join(Order, Order.id == _FIRST_PAID)
     .outerjoin(ReferralReward, ReferralReward.referee_id == Referral.referee_id)
     .where(
@@ -151,7 +173,17 @@ _CANDIDATES = (
         Order.status.in_([OrderStatus.PAID.value, OrderStatus.DELIVERED.value]),
         Order.paid_at <= bindparam("cutoff"),
     )
-    .order_by(Order.paid_at)
+    .subquery("due")
+)
+# Of each referrer's waiting referees, as many as today's cap still allows, and none of a
+# banned referrer (their rewards wait for the unban): a referrer at the cap, or banned, takes
+# no place in the batch however many wait, so the others are never starved. Both are read for
+# the waiting referees only (the banned through ix_users_banned).
+_BANNED = exists().where(User.id == _DUE.c.referrer_id, User.banned_at.is_not(None))
+_CANDIDATES = (
+    select(_DUE.c.referee_id, _DUE.c.referrer_id, _DUE.c.order_id)
+    .where(_DUE.c.nth + _DUE.c.today <= bindparam("cap"), ~_BANNED)
+    .order_by(_DUE.c.paid_at, _DUE.c.order_id)
     .limit(bindparam("limit"))
 )
 
@@ -164,14 +196,17 @@ class Candidate:
 
 
 async def candidates(
-    session: AsyncSession, now: datetime, hold: timedelta, limit: int
+    session: AsyncSession, now: datetime, hold: timedelta, limit: int, daily_cap: int
 ) -> list[Candidate]:
-    """Referees whose first paid order has held (not refunded) for ``hold``, not yet rewarded.
+    """Referees whose first paid order has held (not refunded) for ``hold``, not yet rewarded,
+    oldest first: of each referrer, no more than ``daily_cap`` less today's rewards, and none
+    of a banned referrer.
 
     A referee whose first paid order was refunded never qualifies (a later order does not
     count): a first order bought and refunded earns nothing.
     """
-    rows = await session.execute(_CANDIDATES, {"cutoff": now - hold, "limit": limit})
+    params = {"cutoff": now - hold, "day": _day_start(now), "cap": daily_cap, "limit": limit}
+    rows = await session.execute(_CANDIDATES, params)
     return [Candidate(*row) for row in rows]
 
 
@@ -197,11 +232,17 @@ async def grant(
     daily_cap: int,
 ) -> Granted | None:
     """Make the referrer's reward for this referee (the caller holds a write transaction);
-    None if it exists already, the order was refunded meanwhile, or today's cap is reached."""
+    None if it exists already, the order was refunded meanwhile, today's cap is reached, or
+    the referrer is banned (the reward waits: an unban lets the next pass grant it)."""
     referrer = await session.scalar(
-        select(User).where(User.id == candidate.referrer_id).with_for_update()
+        select(User)
+        .where(User.id == candidate.referrer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     assert referrer is not None  # the foreign key
+    if referrer.banned_at is not None:  # banned since the candidates were read: it waits
+        return None
     made = await session.scalar(
         select(ReferralReward.id).where(ReferralReward.referee_id == candidate.referee_id)
     )

@@ -19,6 +19,7 @@ from app.handlers.admin import (
     exports,
     menu,
     promo,
+    referrals,
     reviews,
     sales,
     stock,
@@ -43,5 +44,6 @@ def router() -> Router:
         exports.router(),
         reviews.router(),
         promo.router(),
+        referrals.router(),
     )
     return owner
