@@ -157,6 +157,8 @@ class Settings(DatabaseSettings):
     auto_refund: bool = True
     reconcile_interval: float = Field(default=60.0, gt=0, le=24 * 3600)  # s, getStarTransactions
     retry_interval: float = Field(default=10.0, gt=0, le=3600)  # s, the money worker's round
+    # h after its payment: an order whose goods Telegram still refuses goes to the refund path.
+    delivery_refund_after: float = Field(default=72.0, gt=0, le=24 * 365)
     support_contact: str | None = None  # shown by /paysupport, e.g. "@shop_support"
     broadcast_rate: float = Field(default=25.0, gt=0, le=30)  # messages/s, under Telegram's 30
     # Referrals: a referee's first paid order, not refunded for this many days, earns the

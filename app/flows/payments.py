@@ -3,7 +3,8 @@
 1. **Record** it in the ledger, in its own short transaction, before anything else
    (:func:`record`, retried; if it still fails the update must not be confirmed).
 2. **Settle** it: the order gets its item or a refund is opened (:func:`settle`).
-3. **Hand over**: send the goods, or refund (``AUTO_REFUND``) or alert the owners.
+3. **Hand over**: send the goods, or refund (``AUTO_REFUND``) or alert the owners; goods
+   that cannot be delivered for ``DELIVERY_REFUND_AFTER`` hours go the refund's way too.
 
 The update's handler runs all three at once; the fulfilment worker and the reconciliation run
 them for payments whose handler never finished (a crash, a database outage, an update lost).
@@ -11,70 +12,83 @@ them for payments whose handler never finished (a crash, a database outage, an u
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import structlog
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings
 from app.db.base import utcnow
-from app.db.models import PaymentSource, RefundReason
+from app.db.models import PaymentSource
 from app.db.uow import SessionFactory, transaction
 from app.flows.alerts import alert_owners
-from app.flows.delivery import Sent, deliver, send
-from app.flows.refunds import refund
+from app.flows.delivery import DeliveryOutcome, GiveUp, Sent, deliver, send
+from app.flows.refunds import hand_over_refund, tell
 from app.i18n import Translator, translator
-from app.services import fulfilment, ledger, refunds
+from app.retry import GaveUpError, retry
+from app.services import fulfilment, ledger
 from app.services.fulfilment import Settled, Settlement
 from app.services.ledger import HANDLER_GRACE, ReportedPayment
 
 log = structlog.get_logger(__name__)
 
 RECORD_ATTEMPTS = 3
+SETTLE_ALERT_AFTER = 3  # failed settlements of one payment before the owners are alerted
 
 
 class PaymentNotRecordedError(RuntimeError):
     """The ledger could not be written: the update must be delivered again (webhook: 5xx)."""
 
 
+async def _record_once(factory: SessionFactory, payment: ReportedPayment) -> bool:
+    async with transaction(factory) as session:
+        return await ledger.record(
+            session, payment, PaymentSource.UPDATE, settle_after=utcnow() + HANDLER_GRACE
+        )
+
+
 async def record(factory: SessionFactory, payment: ReportedPayment) -> bool:
-    """Write the payment to the ledger; True if new. Transient errors are retried."""
-    for attempt in range(1, RECORD_ATTEMPTS + 1):
-        try:
-            async with transaction(factory) as session:
-                new = await ledger.record(
-                    session,
-                    payment,
-                    PaymentSource.UPDATE,
-                    settle_after=utcnow() + HANDLER_GRACE,
-                )
-        except (SQLAlchemyError, OSError) as exc:  # idempotent by charge id: a retry is safe
-            log.warning(
-                "recording a payment failed",
-                attempt=attempt,
-                charge_id=payment.charge_id,
-                payload=payment.payload,
-                amount=payment.amount,
-                buyer_id=payment.user_id,
-                error=type(exc).__name__,
-            )
-            if attempt == RECORD_ATTEMPTS:
-                raise PaymentNotRecordedError(payment.charge_id) from None
-            await asyncio.sleep(0.5 * attempt)
-        else:
-            log.info(
-                "payment recorded" if new else "payment reported again",
-                charge_id=payment.charge_id,
-                payload=payment.payload,
-                amount=payment.amount,
-                currency=payment.currency,
-                buyer_id=payment.user_id,
-            )
-            return new
-    raise AssertionError("unreachable")
+    """Write the payment to the ledger; True if new. Transient errors are retried
+    (:data:`RECORD_ATTEMPTS` tries, 0.5 s then 1 s apart): idempotent by charge id."""
+    facts = {
+        "charge_id": payment.charge_id,
+        "payload": payment.payload,
+        "amount": payment.amount,
+        "buyer_id": payment.user_id,
+    }
+
+    def on_retry(attempt: int, error: BaseException, sleep: float) -> None:
+        log.warning(
+            "recording a payment failed",
+            attempt=attempt,
+            retry_in=round(sleep, 2),
+            error=type(error).__name__,
+            **facts,
+        )
+
+    try:
+        new = await retry(
+            lambda: _record_once(factory, payment),
+            retry_on=lambda exc: isinstance(exc, SQLAlchemyError | OSError),
+            on_retry=on_retry,
+            attempts=RECORD_ATTEMPTS,
+            first=0.5,
+        )
+    except GaveUpError as exc:
+        log.warning(
+            "recording a payment failed",
+            attempt=exc.attempts,
+            error=type(exc.last).__name__,
+            **facts,
+        )
+        raise PaymentNotRecordedError(payment.charge_id) from None
+    log.info(
+        "payment recorded" if new else "payment reported again",
+        currency=payment.currency,
+        **facts,
+    )
+    return new
 
 
 async def settle(
@@ -85,11 +99,53 @@ async def settle(
     *,
     t: Translator | None = None,
 ) -> Settlement:
-    """Settle a recorded payment and hand over what it bought (goods, or a refund)."""
-    async with transaction(factory) as session:
-        settlement = await fulfilment.settle(session, charge_id, auto_refund=settings.auto_refund)
+    """Settle a recorded payment and hand over what it bought (goods, or a refund).
+
+    A settlement that fails is postponed with backoff before the error goes on (the worker
+    tries again later; the owners hear of one that keeps failing).
+    """
+    try:
+        async with transaction(factory) as session:
+            settlement = await fulfilment.settle(
+                session, charge_id, auto_refund=settings.auto_refund
+            )
+    except Exception as exc:
+        await _postpone(bot, factory, settings, charge_id, exc)
+        raise
     await hand_over(bot, factory, settings, settlement, t=t)
     return settlement
+
+
+async def _postpone(
+    bot: Bot, factory: SessionFactory, settings: Settings, charge_id: str, error: Exception
+) -> None:
+    try:
+        async with transaction(factory) as session:
+            postponed = await fulfilment.postpone(
+                session, charge_id, utcnow(), timedelta(seconds=settings.retry_interval)
+            )
+    except (SQLAlchemyError, OSError) as exc:  # the database is down: the marker stays due
+        log.warning("could not postpone a failed settlement", charge_id=charge_id, error=repr(exc))
+        return
+    if postponed is None:
+        return
+    log.warning(
+        "settling a payment failed; postponed",
+        charge_id=charge_id,
+        attempts=postponed.attempts,
+        retry_at=postponed.retry_at.isoformat(),
+        error=type(error).__name__,
+    )
+    if postponed.attempts == SETTLE_ALERT_AFTER:  # once: the attempts only ever go up
+        await alert_owners(
+            bot,
+            factory,
+            settings,
+            "buyer.alert.settle_failed",
+            charge_id=charge_id,
+            user=postponed.user_id,
+            amount=postponed.amount,
+        )
 
 
 async def hand_over(
@@ -100,16 +156,21 @@ async def hand_over(
     *,
     t: Translator | None = None,
 ) -> None:
-    retry_base = timedelta(seconds=settings.retry_interval)
     if settlement.kind is Settled.ALREADY:
         if settlement.order_id is not None:  # a copy of a payment: deliver if still due
-            await deliver(bot, factory, settlement.order_id, retry_base=retry_base)
+            await deliver_due(bot, factory, settings, settlement.order_id)
         return
     if settlement.kind is Settled.SOLD:
         assert settlement.goods is not None  # leased to us by the settlement
-        outcome = await send(bot, factory, settlement.goods, retry_base=retry_base)
+        retry_base = timedelta(seconds=settings.retry_interval)
+        outcome = await send(
+            bot, factory, settlement.goods, retry_base=retry_base, give_up=GiveUp.of(settings)
+        )
+        if outcome.refund_id is not None:  # paid long ago (found late by reconciliation)
+            await hand_over_refund(bot, factory, settings, outcome.refund_id, t=t)
         if outcome.result is Sent.FAILED:
-            await _tell(bot, settlement.user_id, t, "buyer.payment.delivery_failed")
+            text = (t or translator(None))("buyer.payment.delivery_failed")
+            await tell(bot, settlement.user_id, text, order_id=settlement.order_id)
             await alert_owners(
                 bot,
                 factory,
@@ -126,40 +187,21 @@ async def hand_over(
             )
         return
     assert settlement.refund_id is not None
-    if settings.auto_refund:
-        await refund(bot, factory, settings, settlement.refund_id)
-        return
-    await refund_waits_for_owner(bot, factory, settings, settlement.refund_id, t=t)
+    await hand_over_refund(bot, factory, settings, settlement.refund_id, t=t)
 
 
-async def refund_waits_for_owner(
-    bot: Bot,
-    factory: SessionFactory,
-    settings: Settings,
-    refund_id: int,
-    *,
-    t: Translator | None = None,
-) -> None:
-    """Without AUTO_REFUND: the buyer is told, and the owners are alerted exactly once."""
-    async with transaction(factory) as session:
-        target = await refunds.target(session, refund_id)
-        claimed = target is not None and await refunds.claim_alert(session, refund_id, utcnow())
-    if target is None or not claimed:
-        return
-    if target.reason == RefundReason.SOLD_OUT:
-        key = "buyer.payment.refund_due"
-        alert = "buyer.alert.refund_due"
-    else:
-        key, alert = "buyer.payment.problem", "buyer.alert.unmatched"
-    params = {"amount": target.amount, "charge_id": target.charge_id, "title": target.title}
-    await _tell(bot, target.user_id, t or translator(target.language), key, **params)
-    await alert_owners(
-        bot, factory, settings, alert, order=target.order_id or 0, user=target.user_id, **params
+async def deliver_due(
+    bot: Bot, factory: SessionFactory, settings: Settings, order_id: int
+) -> DeliveryOutcome:
+    """One attempt of a paid order's delivery, if due; past DELIVERY_REFUND_AFTER a refused
+    one hands its refund over instead (refunded, or the owners alerted)."""
+    outcome = await deliver(
+        bot,
+        factory,
+        order_id,
+        retry_base=timedelta(seconds=settings.retry_interval),
+        give_up=GiveUp.of(settings),
     )
-
-
-async def _tell(bot: Bot, user_id: int, t: Translator | None, key: str, **params: object) -> None:
-    try:
-        await bot.send_message(user_id, (t or translator(None))(key, **params))
-    except TelegramAPIError as exc:
-        log.warning("could not message the buyer", buyer_id=user_id, error=exc.message)
+    if outcome.refund_id is not None:
+        await hand_over_refund(bot, factory, settings, outcome.refund_id)
+    return outcome

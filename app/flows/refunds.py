@@ -1,5 +1,7 @@
 """Asking Telegram for a refund: lease the refund, call ``refundStarPayment``, then record
-what Telegram said. "Already refunded" is the truth too, and is recorded as refunded."""
+what Telegram said. "Already refunded" is the truth too, and is recorded as refunded (the buyer
+told, if it was our own earlier request whose answer was lost). A refund waiting for an owner
+is alerted at least once: marked only after the alert went out."""
 
 from __future__ import annotations
 
@@ -9,22 +11,29 @@ from datetime import timedelta
 
 import structlog
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import AiogramError, TelegramAPIError, TelegramBadRequest
 
 from app.config import Settings
 from app.db.base import utcnow
 from app.db.models import RefundReason, RefundStatus
-from app.db.uow import SessionFactory, transaction
+from app.db.uow import SessionFactory, read, transaction
 from app.flows.alerts import alert_owners
-from app.i18n import translator
+from app.i18n import Translator, translator
 from app.services import refunds
 from app.services.refunds import RefundTarget, UnknownChargeError
+from app.services.undeliverable import UNDELIVERABLE
 
 log = structlog.get_logger(__name__)
 
 ALREADY_REFUNDED_AT_TELEGRAM = "CHARGE_ALREADY_REFUNDED"
 ALERT_AFTER_ATTEMPTS = 3  # an automatic refund still failing after this many tries: tell owners
-AUTOMATIC = {RefundReason.SOLD_OUT.value, RefundReason.UNMATCHED.value}
+AUTOMATIC = {RefundReason.SOLD_OUT.value, RefundReason.UNMATCHED.value, UNDELIVERABLE}
+# Without AUTO_REFUND: what the buyer is told and what the owners read, by reason.
+WAITING_TEXTS = {
+    RefundReason.SOLD_OUT.value: ("buyer.payment.refund_due", "buyer.alert.refund_due"),
+    UNDELIVERABLE: ("buyer.payment.undeliverable", "buyer.alert.undeliverable"),
+}
+OTHER_WAITING = ("buyer.payment.problem", "buyer.alert.unmatched")
 
 
 class Refunded(enum.StrEnum):
@@ -73,8 +82,10 @@ async def refund(
                 bot, factory, settings, target, outcome=Refunded.REFUSED, error=exc.message
             )
         async with transaction(factory) as session:
-            await refunds.mark_refunded(session, target.refund_id, utcnow())
+            changed = await refunds.mark_refunded(session, target.refund_id, utcnow())
         log.warning("payment was already refunded at Telegram", charge_id=target.charge_id)
+        if changed and target.attempts > 1:  # our earlier request went through; its answer
+            await _tell_buyer(bot, target)  # (or our record of it) was lost
         return RefundResult(Refunded.ALREADY_REFUNDED, target.charge_id, target.user_id)
     except TelegramAPIError as exc:
         return await _failed(
@@ -104,6 +115,27 @@ async def _failed(
     error: str,
 ) -> RefundResult:
     base = _retry_base(settings, target)
+    log.error(
+        "refund failed",
+        charge_id=target.charge_id,
+        attempts=target.attempts,
+        outcome=outcome.value,
+        error=error,
+        retried=base is not None,
+    )
+    alerted = False
+    if base is not None and target.attempts >= ALERT_AFTER_ATTEMPTS and not target.alerted:
+        sent = await alert_owners(  # still holding the refund's lease: nobody else alerts
+            bot,
+            factory,
+            settings,
+            "buyer.alert.refund_failed",
+            amount=target.amount,
+            user=target.user_id,
+            charge_id=target.charge_id,
+            error=error,
+        )
+        alerted = bool(sent or not settings.admin_ids)
     now = utcnow()
     async with transaction(factory) as session:
         await refunds.mark_failed(
@@ -114,30 +146,8 @@ async def _failed(
             now=now,
             retry_base=base,
         )
-        alert = (
-            base is not None
-            and target.attempts >= ALERT_AFTER_ATTEMPTS
-            and await refunds.claim_alert(session, target.refund_id, now)
-        )
-    log.error(
-        "refund failed",
-        charge_id=target.charge_id,
-        attempts=target.attempts,
-        outcome=outcome.value,
-        error=error,
-        retried=base is not None,
-    )
-    if alert:
-        await alert_owners(
-            bot,
-            factory,
-            settings,
-            "buyer.alert.refund_failed",
-            amount=target.amount,
-            user=target.user_id,
-            charge_id=target.charge_id,
-            error=error,
-        )
+        if alerted:  # after the send: a crash before this alerts again on the next failure
+            await refunds.mark_alerted(session, target.refund_id, now)
     return RefundResult(outcome, target.charge_id, target.user_id, target.amount, error)
 
 
@@ -146,18 +156,66 @@ async def _tell_buyer(bot: Bot, target: RefundTarget) -> None:
     t = translator(target.language)
     if target.reason == RefundReason.SOLD_OUT:
         text = t("buyer.payment.refunded_sold_out", title=target.title, amount=target.amount)
+    elif target.reason == UNDELIVERABLE:
+        text = t("buyer.payment.refunded_undeliverable", title=target.title, amount=target.amount)
     elif target.title:
         text = t("owner.refund.buyer_notice", title=target.title, amount=target.amount)
     else:
         text = t("buyer.payment.refunded_unmatched", amount=target.amount)
+    await tell(bot, target.user_id, text, charge_id=target.charge_id)
+
+
+async def tell(bot: Bot, user_id: int, text: str, **context: object) -> None:
+    """A notice to a buyer, who may have blocked the bot: a refusal is logged, never raised.
+    Only a Telegram error's description is logged: any other aiogram error (a response that
+    did not decode) quotes the whole response, which may echo the text."""
     try:
-        await bot.send_message(target.user_id, text)
+        await bot.send_message(user_id, text)
     except TelegramAPIError as exc:
-        log.info(
-            "could not tell the buyer about the refund",
-            charge_id=target.charge_id,
-            error=exc.message,
-        )
+        log.info("could not message the buyer", buyer_id=user_id, error=exc.message, **context)
+    except AiogramError as exc:
+        log.warning("could not message the buyer", buyer_id=user_id, error=type(exc).__name__)
+
+
+async def hand_over_refund(
+    bot: Bot,
+    factory: SessionFactory,
+    settings: Settings,
+    refund_id: int,
+    *,
+    t: Translator | None = None,
+) -> None:
+    """A refund just opened: asked for at once (``AUTO_REFUND``), or the owners alerted."""
+    if settings.auto_refund:
+        await refund(bot, factory, settings, refund_id)
+    else:
+        await refund_waits_for_owner(bot, factory, settings, refund_id, t=t)
+
+
+async def refund_waits_for_owner(
+    bot: Bot,
+    factory: SessionFactory,
+    settings: Settings,
+    refund_id: int,
+    *,
+    t: Translator | None = None,
+) -> None:
+    """Without AUTO_REFUND: the buyer is told, and the owners are alerted at least once (the
+    refund is marked alerted after the send; the worker sends again one that is not)."""
+    async with factory() as session, read(session):
+        target = await refunds.target(session, refund_id)
+    if target is None or target.alerted:
+        return
+    key, alert = WAITING_TEXTS.get(target.reason, OTHER_WAITING)
+    params = {"amount": target.amount, "charge_id": target.charge_id, "title": target.title}
+    text = (t or translator(target.language))(key, **params)
+    await tell(bot, target.user_id, text, charge_id=target.charge_id)
+    sent = await alert_owners(
+        bot, factory, settings, alert, order=target.order_id or 0, user=target.user_id, **params
+    )
+    if sent or not settings.admin_ids:
+        async with transaction(factory) as session:
+            await refunds.mark_alerted(session, refund_id, utcnow())
 
 
 async def refund_charge(

@@ -27,11 +27,15 @@ from app.db.models import (
     RefundStatus,
     User,
 )
-from app.services import ledger, order_items, redemptions
+from app.services import ledger, order_items, redemptions, undeliverable
 from app.services.delivery import backoff
 
 REFUND_LEASE = timedelta(seconds=60)
 DUE_SHOWN = 10
+# A refund waiting for an owner is alerted by whoever opened it, right away; the worker's
+# second chance (the alert lost in a crash) leaves it alone for this long, so the two do not
+# both send it.
+ALERT_GRACE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,10 @@ class RefundTarget:
     amount: int
     order_id: int | None
     attempts: int
-    reason: str
+    reason: str  # a RefundReason's value, or undeliverable.UNDELIVERABLE
     title: str
     language: str | None
+    alerted: bool = False  # the owners were told about it
 
 
 _TAKE = (
@@ -70,8 +75,11 @@ _TARGET = (
         Refund.attempts,
         Refund.reason,
         User.language_code,
+        Refund.alerted_at,
+        Order.delivery_attempts,
     )
     .outerjoin(User, User.id == Refund.user_id)
+    .outerjoin(Order, Order.id == Refund.order_id)
     .where(Refund.id == bindparam("refund"))
 )
 _BY_CHARGE = select(Refund).where(Refund.charge_id == bindparam("charge"))
@@ -87,11 +95,12 @@ _UNALERTED = (
         Refund.status == RefundStatus.DUE.value,
         Refund.next_attempt_at.is_(None),
         Refund.alerted_at.is_(None),
+        Refund.created_at <= bindparam("before"),
     )
     .order_by(Refund.id)
     .limit(bindparam("limit"))
 )
-_CLAIM_ALERT = (
+_MARK_ALERTED = (
     update(Refund)
     .where(Refund.id == bindparam("refund"), Refund.alerted_at.is_(None))
     .values(alerted_at=bindparam("now"))
@@ -108,10 +117,11 @@ async def target(session: AsyncSession, refund_id: int) -> RefundTarget | None:
     row = (await session.execute(_TARGET, {"refund": refund_id})).first()
     if row is None:
         return None
-    (id_, charge_id, user_id, amount, order_id, attempts, reason, language) = row
+    (id_, charge, user, amount, order_id, attempts, stored, language, alerted, sent) = row
+    reason = undeliverable.reason_of(stored, sent)
     title = await order_items.label_of(session, order_id) if order_id is not None else ""
     return RefundTarget(
-        id_, charge_id, user_id, amount, order_id, attempts, reason, title, language
+        id_, charge, user, amount, order_id, attempts, reason, title, language, alerted is not None
     )
 
 
@@ -222,14 +232,16 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[int]:
     return list(await session.scalars(_DUE, {"now": now, "limit": limit}))
 
 
-async def unalerted(session: AsyncSession, limit: int) -> list[int]:
-    """Refunds waiting for an owner whom nobody told yet (the alert was lost in a crash)."""
-    return list(await session.scalars(_UNALERTED, {"limit": limit}))
+async def unalerted(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    """Refunds waiting for an owner whom nobody told yet: opened more than
+    :data:`ALERT_GRACE` ago, so their own alert was lost (a crash, Telegram down)."""
+    return list(await session.scalars(_UNALERTED, {"before": now - ALERT_GRACE, "limit": limit}))
 
 
-async def claim_alert(session: AsyncSession, refund_id: int, now: datetime) -> bool:
-    """True for exactly one caller: that one alerts the owners."""
-    return await session.scalar(_CLAIM_ALERT, {"refund": refund_id, "now": now}) is not None
+async def mark_alerted(session: AsyncSession, refund_id: int, now: datetime) -> bool:
+    """The owners were told (after the alert was sent: a crash before this means they are told
+    again, never not at all). False if someone marked it first."""
+    return await session.scalar(_MARK_ALERTED, {"refund": refund_id, "now": now}) is not None
 
 
 @dataclass(frozen=True)

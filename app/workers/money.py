@@ -4,7 +4,10 @@ Every ``RETRY_INTERVAL`` seconds it settles recorded payments nobody settled, se
 whose delivery is due, asks Telegram again for due refunds, and alerts owners about refunds
 waiting for them. Every ``RECONCILE_INTERVAL`` seconds (and at start) it reconciles with
 Telegram's ledger. Each step is its own short transaction; failures are logged and retried on
-the next round, so the worker never dies of a database or network outage.
+the next round, so the worker never dies of a database or network outage. A payment whose
+settlement keeps failing is moved back in the queue with backoff, so it never holds up the
+newer ones. A Telegram call inside an open transaction (the tests' strict guard) is a bug, not
+an outage: it stops the worker, and the test with it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -27,10 +29,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config import Settings
 from app.db.base import utcnow
 from app.db.uow import SessionFactory, read
-from app.flows.delivery import deliver
-from app.flows.payments import refund_waits_for_owner, settle
+from app.flows.payments import deliver_due, settle
 from app.flows.referrals import grant_rewards
-from app.flows.refunds import refund
+from app.flows.refunds import refund, refund_waits_for_owner
+from app.middlewares.db import OpenTransactionError
 from app.services import delivery, fulfilment, refunds
 from app.workers.reconcile import reconcile
 
@@ -74,6 +76,8 @@ class MoneyWorker:
     async def _guarded(self, step: str, run: Callable[[], Awaitable[None]]) -> None:
         try:
             await run()
+        except OpenTransactionError:  # a programming error: never swallowed
+            raise
         except TRANSIENT as exc:  # one line; the next round tries again
             log.warning(
                 "money worker step failed; retrying later",
@@ -106,13 +110,12 @@ class MoneyWorker:
             pending = await fulfilment.due(session, now, BATCH)
             deliveries = await delivery.due(session, now, BATCH)
             due_refunds = await refunds.due(session, now, BATCH)
-            unalerted = await refunds.unalerted(session, BATCH)
-        base = timedelta(seconds=self.settings.retry_interval)
+            unalerted = await refunds.unalerted(session, now, BATCH)
         for charge_id in pending:
             log.warning("settling a payment its handler did not finish", charge_id=charge_id)
             await self._one(settle(self.bot, self.factory, self.settings, charge_id), charge_id)
         for order_id in deliveries:
-            await self._one(deliver(self.bot, self.factory, order_id, retry_base=base), order_id)
+            await self._one(deliver_due(self.bot, self.factory, self.settings, order_id), order_id)
         for refund_id in due_refunds:
             await self._one(refund(self.bot, self.factory, self.settings, refund_id), refund_id)
         for refund_id in unalerted:
@@ -124,6 +127,8 @@ class MoneyWorker:
         or network outage fails them all, and the next round tries them again)."""
         try:
             await step
+        except OpenTransactionError:
+            raise
         except TRANSIENT as exc:
             log.warning(
                 "money worker item failed; retrying later",

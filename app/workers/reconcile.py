@@ -19,6 +19,7 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.uow import SessionFactory, transaction
 from app.flows.payments import settle
+from app.middlewares.db import OpenTransactionError
 from app.services import leases
 from app.services.reconcile import apply_page
 
@@ -103,6 +104,8 @@ async def _settle_all(
         async with limit:
             try:
                 await settle(bot, factory, settings, charge_id)
+            except OpenTransactionError:  # a programming error: never swallowed
+                raise
             except Exception:  # the fulfilment worker retries it; the others go on
                 log.exception("settling a reconciled payment failed", charge_id=charge_id)
 
