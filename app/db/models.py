@@ -221,6 +221,15 @@ class Order(TimestampMixin, Base):
         CheckConstraint(f"status IN ({_values(OrderStatus)})", name="status_known"),
         Index("ix_orders_user_id_created_at", "user_id", "created_at"),
         Index("ix_orders_user_id_status", "user_id", "status"),
+        Index("ix_orders_created_at_id", "created_at", "id"),  # /export orders, by day
+        # /stats: the sales of a period, however long the history (app/services/stats.py).
+        Index(
+            "ix_orders_sold_at",
+            "paid_at",
+            postgresql_where=text("status IN ('paid', 'delivered')"),
+            sqlite_where=text("status IN ('paid', 'delivered')"),
+            postgresql_include=["amount"],
+        ),
         Index(
             "ix_orders_undelivered",
             "next_delivery_at",
@@ -488,6 +497,13 @@ class PromoCode(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+        # /promo list: the owners' codes a page at a time, past any number of referral rewards.
+        Index(
+            "ix_promo_codes_shop",
+            "id",
+            postgresql_where=text("owner_user_id IS NULL"),
+            sqlite_where=text("owner_user_id IS NULL"),
+        ),
     code: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(8))
     value: Mapped[int] = mapped_column(comment="percent (1-100) or Stars")
