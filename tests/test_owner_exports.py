@@ -5,12 +5,15 @@ unsold items (and nothing sold), and the stock request is logged without the con
 from __future__ import annotations
 
 import csv
+import html
 import io
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import update
 
 from app.db.models import ItemStatus, Order, OrderStatus, StockItem, User
+from app.handlers.admin import exports as export_handlers
 from app.i18n import translator
 from app.services.exports import ORDER_COLUMNS
 from tests.harness import ADMIN_ID, RunningBot
@@ -118,3 +121,72 @@ async def test_stock_export_sends_the_unsold_items_and_logs_without_them(
     for command in ("/export", "/export stuff", "/export stock", "/export orders now"):
         await owner.send(command)
         assert "Usage: /export orders" in owner.texts()[-1], command
+
+
+async def test_a_large_orders_export_comes_in_parts_under_the_upload_limit(
+    shop: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the limit lowered to 4 KB: several parts, each a whole CSV with its header, each
+    under the limit, and together every order once."""
+    monkeypatch.setattr(export_handlers, "UPLOAD_LIMIT", 4096)
+    factory = shop.session_factory
+    game = await seed_product(factory, "Game «Deluxe», edition", 7, [], slug="game")
+    made = [await seed_order(factory, game, 7, OrderStatus.DELIVERED) for _ in range(60)]
+    owner = Customer(shop.api, shop.tracker, ADMIN_ID)
+    await owner.send("/export orders")
+    documents = [m for m in shop.api.sent_to(ADMIN_ID) if "document" in m]
+    assert len(documents) > 2
+    seen: list[int] = []
+    for number, message in enumerate(documents, 1):
+        name, caption = message["document"]["file_name"], message["caption"]
+        assert name.startswith("orders-") and name.endswith(f"-{number}.csv")
+        assert caption == en("owner.export.orders", n=60) + " " + en(
+            "owner.export.part", part=number, parts=len(documents)
+        )
+        content = shop.api.file_content(message["document"]["file_id"])
+        assert len(content) <= 4096
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+        assert tuple(rows[0]) == ORDER_COLUMNS and len(rows) > 1
+        seen += [int(row[0]) for row in rows[1:]]
+    assert seen == made, "every order once, oldest first"
+
+
+async def test_orders_export_of_some_days(shop: RunningBot) -> None:
+    factory = shop.session_factory
+    game = await seed_product(factory, "Game", 7, [], slug="game")
+    days = {}
+    for day in (1, 2, 3, 4):
+        order_id = await seed_order(factory, game, 7, OrderStatus.DELIVERED)
+        async with factory() as session:
+            created = datetime(2026, 3, day, 23, 59, tzinfo=UTC)
+            await session.execute(
+                update(Order).where(Order.id == order_id).values(created_at=created)
+            )
+            await session.commit()
+        days[day] = order_id
+    owner = Customer(shop.api, shop.tracker, ADMIN_ID)
+    for command, expected in (
+        ("/export orders since=2026-03-02 until=2026-03-03", [days[2], days[3]]),
+        ("/export orders since=2026-03-04", [days[4]]),
+        ("/export orders until=2026-03-01", [days[1]]),
+        ("/export orders until=2026-02-28", []),
+    ):
+        await owner.send(command)
+        name, content, caption = last_document(owner)
+        assert name.endswith(".csv") and "part" not in name
+        assert caption == en("owner.export.orders", n=len(expected)), command
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+        assert [int(row[0]) for row in rows[1:]] == expected, command
+    usage = en("owner.export.usage")
+    for command, error in (
+        ("since=yesterday", en("owner.error.export_bad_date", option="since", value="yesterday")),
+        ("until=2026-13-01", en("owner.error.export_bad_date", option="until", value="2026-13-01")),
+        ("since=2026-03-04 until=2026-03-01", en("owner.error.export_bad_span")),
+        ("from=2026-03-01", en("owner.error.export_bad_option", option="from=2026-03-01")),
+        (
+            "until=2026-03-01 until=2026-03-02",
+            en("owner.error.export_bad_option", option="until=2026-03-02"),
+        ),
+    ):
+        await owner.send(f"/export orders {command}")
+        assert owner.texts()[-1] == html.unescape(error + "\n" + usage), command

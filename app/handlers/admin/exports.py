@@ -1,23 +1,39 @@
-"""/export orders (a CSV of every order, without delivered content) and /export stock <slug>
-(the product's unsold items as a text file, one per line, as /stock reads them back).
+"""/export orders [since=YYYY-MM-DD] [until=YYYY-MM-DD] (a CSV of the orders, without delivered
+content) and /export stock <slug> (the product's unsold items as a text file, one per line, as
+/stock reads them back).
 
-Each export is read in one short read transaction, ended before the upload. A stock export is
-logged with the owner and the product, never with the content.
+The orders are read a page at a time, each page in a short read block, and written to
+temporary files as they come, a new numbered part (each a whole CSV with its header) before
+one would pass Telegram's upload limit; the parts are sent once every page is read. The stock
+export is read in one short read block, ended before the upload, and logged with the owner
+and the product, never with the content.
 """
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
+from pathlib import Path
+
 import structlog
 from aiogram import Router
 from aiogram.filters import Command
-from aiogram.types import BufferedInputFile, Message
+from aiogram.types import BufferedInputFile, FSInputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.uow import read
 from app.handlers.admin.common import command_args, input_error, reply
 from app.i18n import Translator
-from app.services.exports import orders_csv, unsold_stock
+from app.services.exports import (
+    ORDER_COLUMNS,
+    PAGE,
+    CsvParts,
+    OrderSpan,
+    orders_page,
+    parse_span,
+    unsold_stock,
+)
 from app.services.products import ShopInputError, require_product
 
 log = structlog.get_logger(__name__)
@@ -32,11 +48,40 @@ async def _send(message: Message, t: Translator, content: bytes, name: str, capt
     await message.answer_document(BufferedInputFile(content, filename=name), caption=caption)
 
 
-async def _export_orders(message: Message, session: AsyncSession, t: Translator) -> None:
-    async with read(session):  # ended before the upload
-        content, count = await orders_csv(session)
-    name = f"orders-{utcnow():%Y%m%d-%H%M}.csv"
-    await _send(message, t, content, name, t("owner.export.orders", n=count))
+async def _write_orders(
+    session: AsyncSession, span: OrderSpan, folder: Path, stem: str
+) -> tuple[list[Path], int]:
+    """Every order of ``span`` into CSV parts in ``folder``; the parts and the count."""
+    parts = CsvParts(folder, stem, ORDER_COLUMNS, UPLOAD_LIMIT)
+    after, count = None, 0
+    while True:
+        async with read(session):  # a short read per page, ended before the next
+            rows, after = await orders_page(session, span, after)
+        await asyncio.to_thread(parts.write, rows)
+        count += len(rows)
+        if len(rows) < PAGE:
+            return await asyncio.to_thread(parts.close), count
+
+
+async def _export_orders(
+    message: Message, session: AsyncSession, t: Translator, options: list[str]
+) -> None:
+    try:
+        span = parse_span(options)
+    except ShopInputError as exc:
+        await reply(message, input_error(t, exc) + "\n" + t("owner.export.usage"))
+        return
+    stem = f"orders-{utcnow():%Y%m%d-%H%M}"
+    with tempfile.TemporaryDirectory(prefix="export-") as folder:
+        paths, count = await _write_orders(session, span, Path(folder), stem)
+        caption = t("owner.export.orders", n=count)
+        for number, path in enumerate(paths, 1):
+            if len(paths) == 1:
+                document, text = FSInputFile(path, filename=f"{stem}.csv"), caption
+            else:
+                part = t("owner.export.part", part=number, parts=len(paths))
+                document, text = FSInputFile(path, filename=path.name), f"{caption} {part}"
+            await message.answer_document(document, caption=text)
 
 
 async def _export_stock(message: Message, session: AsyncSession, t: Translator, slug: str) -> None:
@@ -65,8 +110,8 @@ async def _export_stock(message: Message, session: AsyncSession, t: Translator, 
 
 async def export_command(message: Message, session: AsyncSession, t: Translator) -> None:
     args = command_args(message).split()
-    if args == ["orders"]:
-        await _export_orders(message, session, t)
+    if args[:1] == ["orders"]:
+        await _export_orders(message, session, t, args[1:])
     elif len(args) == 2 and args[0] == "stock":
         await _export_stock(message, session, t, args[1])
     else:
