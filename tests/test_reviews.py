@@ -14,6 +14,7 @@ from app.services.products import ShopInputError
 from app.services.reviews import MAX_TEXT, add_review, check_text, set_hidden
 from tests.harness import ADMIN_ID, RunningBot
 from tests.shop_helpers import Customer, SessionFactory, buy, orders_of, seed_product
+from tests.test_cart import add_to_cart, open_card
 from tests.test_owner_tools import seed_order
 
 en = translator("en")
@@ -131,3 +132,51 @@ async def test_hiding_keeps_the_counters(session_factory: SessionFactory) -> Non
         assert product is not None
         await session.refresh(product)
         assert (product.rating_count, product.rating_sum) == (0, 0)
+
+
+async def test_each_product_of_a_cart_order_is_rated_on_its_own_card(shop: RunningBot) -> None:
+    factory = shop.session_factory
+    await seed_product(factory, "Alpha", 10, ["A-1"])
+    beta = await seed_product(factory, "Beta", 20, ["B-1"])
+    buyer = Customer(shop.api, shop.tracker, BUYER)
+    await add_to_cart(buyer, "Alpha", 1)
+    await add_to_cart(buyer, "Beta", 1)
+    await buyer.press(en("buyer.menu.cart"))
+    await buyer.press(en("buyer.cart.pay", price=30))
+    payload = buyer.invoices()[-1]["payload"]
+    await buyer.pre_checkout(payload, 30)
+    await buyer.pay(payload, 30)
+    [order] = await orders_of(factory, BUYER)
+    assert order.status == OrderStatus.DELIVERED
+
+    await buyer.send("/purchases")
+    await buyer.press(f"Rate #{order.id}")  # two products: which one first
+    assert buyer.screen()["text"] == en("buyer.reviews.choose", order=order.id)
+    await buyer.press(en("buyer.reviews.product", title="Beta"))
+    assert buyer.screen()["text"] == en(
+        "buyer.reviews.ask_rating_product", order=order.id, title="Beta"
+    )
+    await buyer.press("⭐⭐⭐⭐⭐")
+    await buyer.send("Beta was great")
+    assert buyer.texts()[-1] == en("buyer.reviews.thanks")
+    await buyer.send("/purchases")
+    await buyer.press(f"Rate #{order.id}")
+    await buyer.press(en("buyer.reviews.product", title="Alpha"))
+    await buyer.press("⭐⭐")
+    answer = await buyer.press(en("buyer.reviews.skip"))
+    assert answer is not None and answer["text"] == en("buyer.reviews.thanks")
+
+    await buyer.send("/purchases")  # a second review of a line is refused
+    await buyer.press(f"Rate #{order.id}")
+    answer = await buyer.press(en("buyer.reviews.product_rated", title="Beta"))
+    assert answer is not None and answer["text"] == en("buyer.reviews.review_exists")
+    async with factory() as session:
+        with pytest.raises(ShopInputError, match="review_exists"):
+            await add_review(session, BUYER, order.id, 1, product_id=beta)
+        with pytest.raises(ShopInputError, match="review_choose"):
+            await add_review(session, BUYER, order.id, 1)
+    for title, rating in (("Alpha", "⭐ 2.0 (1 rating)"), ("Beta", "⭐ 5.0 (1 rating)")):
+        await open_card(buyer, title)
+        assert f"Rating: {rating}" in buyer.screen()["text"], title
+        await buyer.press("Reviews (1)")
+        assert ("Beta was great" in buyer.screen()["text"]) == (title == "Beta")

@@ -1,5 +1,6 @@
-"""Reviews: rate a delivered order from My purchases (1-5 stars, then an optional text, or
-Skip), and read a product's reviews, paged, from its card."""
+"""Reviews: rate a delivered order's product from My purchases (1-5 stars, then an optional
+text, or Skip; an order of several products asks which first), and read a product's reviews,
+paged, from its card."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from app.filters.magic import Match
 from app.handlers.screens import show, tell
 from app.i18n import Translator
 from app.keyboards import buyer as kb
+from app.keyboards import reviews as rating_kb
 from app.services.products import ShopInputError
-from app.services.reviews import MAX_TEXT, add_review, reviewable_order, reviews_page
+from app.services.reviews import MAX_TEXT, add_review, pick, rateable, reviews_page
 
 RETRY = frozenset({"review_link", "review_too_long"})  # the buyer may send another text
 
@@ -40,29 +42,49 @@ async def rate(
     t: Translator,
     callback_answer: CallbackAnswer,
 ) -> None:
+    """Rate: the chooser (an order of several products), the stars, then ask for a text."""
+    order, rating = callback_data.order, callback_data.rating
+    product = callback_data.product or None
     try:
         async with read(session):
-            await reviewable_order(session, query.from_user.id, callback_data.order)
+            items = await rateable(session, query.from_user.id, order)
+        if product is None and len(items) > 1:
+            text = t("buyer.reviews.choose", order=order)
+            await show(query, bot, text, rating_kb.rate_products(t, order, items))
+            return
+        chosen = pick(items, product)
     except ShopInputError as exc:
         tell(callback_answer, _error(t, exc), alert=True)
         return
-    order, rating = callback_data.order, callback_data.rating
     if not rating:
-        await show(query, bot, t("buyer.reviews.ask_rating", order=order), kb.stars(t, order))
+        if len(items) > 1:
+            text = t("buyer.reviews.ask_rating_product", order=order, title=chosen.title)
+        else:
+            text = t("buyer.reviews.ask_rating", order=order)
+        await show(query, bot, text, rating_kb.stars(t, order, callback_data.product))
         return
     await state.set_state(ReviewDialog.text)
-    await state.update_data(review_order=order, review_rating=rating)
+    await state.update_data(
+        review_order=order, review_rating=rating, review_product=callback_data.product
+    )
     text = t("buyer.reviews.ask_text", stars="⭐" * rating, limit=MAX_TEXT)
-    await show(query, bot, text, kb.skip_text(t, order, rating))
+    await show(query, bot, text, rating_kb.skip_text(t, order, rating, callback_data.product))
 
 
 async def _save(
-    session: AsyncSession, t: Translator, *, user_id: int, order: int, rating: int, text: str
+    session: AsyncSession,
+    t: Translator,
+    *,
+    user_id: int,
+    order: int,
+    product: int,
+    rating: int,
+    text: str,
 ) -> tuple[str | None, str]:
-    """(the error's code or None, the answer)."""
+    """(the error's code or None, the answer); ``product`` 0: the order's only one."""
     try:
         async with write(session):
-            await add_review(session, user_id, order, rating, text)
+            await add_review(session, user_id, order, rating, text, product_id=product or None)
     except ShopInputError as exc:
         return exc.code, _error(t, exc)
     return None, t("buyer.reviews.thanks")
@@ -83,6 +105,7 @@ async def save_without_text(
         t,
         user_id=query.from_user.id,
         order=callback_data.order,
+        product=callback_data.product,
         rating=callback_data.rating,
         text="",
     )
@@ -94,7 +117,13 @@ async def save_with_text(
 ) -> None:
     data = await state.get_data()
     order, rating = data.get("review_order"), data.get("review_rating")
-    if not isinstance(order, int) or not isinstance(rating, int) or message.from_user is None:
+    product = data.get("review_product", 0)
+    if (
+        not isinstance(order, int)
+        or not isinstance(rating, int)
+        or not isinstance(product, int)
+        or message.from_user is None
+    ):
         await state.set_state(None)
         await message.answer(t("buyer.reviews.review_not_delivered"))
         return
@@ -105,7 +134,13 @@ async def save_with_text(
         await message.answer(t("buyer.reviews.review_link"))  # stay in the dialog: try again
         return
     error, reply = await _save(
-        session, t, user_id=message.from_user.id, order=order, rating=rating, text=text
+        session,
+        t,
+        user_id=message.from_user.id,
+        order=order,
+        product=product,
+        rating=rating,
+        text=text,
     )
     if error not in RETRY:
         await state.set_state(None)

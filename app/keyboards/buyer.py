@@ -15,7 +15,7 @@ from pydantic import Field
 
 from app.db.models import OrderStatus
 from app.i18n import Translator
-from app.keyboards.fields import CategoryRef, PageNumber, RowId
+from app.keyboards.fields import MAX_ROW_ID, CategoryRef, PageNumber, RowId
 from app.services.cart import CartView
 from app.services.catalog import CategoryRow, ProductCard, ProductListing
 from app.services.delivery import Purchase
@@ -23,6 +23,7 @@ from app.services.paging import Page
 
 MAX_QUANTITY = 100  # the setting's own bound (app.config): a forged quantity fails to unpack
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+ProductRef = Annotated[int, Field(ge=0, le=MAX_ROW_ID)]  # 0: none chosen
 
 
 class MenuCb(CallbackData, prefix="b-menu"):
@@ -50,11 +51,13 @@ class SearchCb(CallbackData, prefix="b-find"):
 class RateCb(CallbackData, prefix="b-rate"):
     order: RowId
     rating: Annotated[int, Field(ge=0, le=5)] = 0  # 0: show the stars to choose from
+    product: ProductRef = 0  # 0: the order's only product, or (several) the chooser
 
 
 class ReviewSaveCb(CallbackData, prefix="b-rsave"):
     order: RowId
     rating: Annotated[int, Field(ge=1, le=5)]
+    product: ProductRef = 0
 
 
 class ReviewsCb(CallbackData, prefix="b-revs"):
@@ -241,21 +244,6 @@ def search_results(t: Translator, page: Page[ProductListing]) -> InlineKeyboardM
     builder.row(_button(t("buyer.search.again"), MenuCb(action="search")))
     builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
     return builder.as_markup()
-
-
-def stars(t: Translator, order: int) -> InlineKeyboardMarkup:
-    row = [_button("⭐" * n, RateCb(order=order, rating=n)) for n in range(1, 6)]
-    return InlineKeyboardMarkup(
-        inline_keyboard=[row[:3], row[3:], [_button(t("buyer.menu.back"), PurchasesCb())]]
-    )
-
-
-def skip_text(t: Translator, order: int, rating: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [_button(t("buyer.reviews.skip"), ReviewSaveCb(order=order, rating=rating))]
-        ]
-    )
 
 
 def reviews(t: Translator, page: Page[Any], product: int) -> InlineKeyboardMarkup:

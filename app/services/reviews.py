@@ -1,6 +1,8 @@
-"""Reviews: a buyer rates a delivered order 1-5, with an optional short text; owners hide.
+"""Reviews: a buyer rates a product of a delivered order 1-5, with an optional short text;
+owners hide.
 
-One review per order (a unique constraint decides a race). A text is at most
+One review per order and product: a cart of Alpha and Beta rates each on its own card (a
+unique index on both decides a race). A text is at most
 :data:`MAX_TEXT` characters and carries no link and no @mention (spam and phishing are what
 shops' reviews attract). The product's ``rating_count``/``rating_sum`` change in the same
 transaction as its visible reviews, so the card's average is two columns, not an aggregate
@@ -10,6 +12,7 @@ over every review. Like every service these only flush; the caller commits.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import Order, OrderStatus, Product, Review
+from app.services import orders
 from app.services.paging import Page, clamp_page
 from app.services.products import ShopInputError
 
@@ -53,32 +57,83 @@ def check_text(raw: str) -> str:
     return text
 
 
-async def reviewable_order(session: AsyncSession, user_id: int, order_id: int) -> Order:
-    """The buyer's delivered order with no review yet; ShopInputError otherwise."""
+@dataclass(frozen=True)
+class Rateable:
+    """A product of a delivered order, and whether the buyer rated it already."""
+
+    product_id: int
+    title: str
+    reviewed: bool
+
+
+async def _delivered(session: AsyncSession, user_id: int, order_id: int) -> Order:
     order = await session.get(Order, order_id)
     if order is None or order.user_id != user_id or order.status != OrderStatus.DELIVERED:
         raise ReviewError("review_not_delivered")
-    if await session.scalar(select(Review.id).where(Review.order_id == order_id)) is not None:
-        raise ReviewError("review_exists")
     return order
 
 
+async def rateable(session: AsyncSession, user_id: int, order_id: int) -> list[Rateable]:
+    """The products of the buyer's delivered order, in the order of its lines (one for an
+    order of a single product); ShopInputError if it is not such an order."""
+    order = await _delivered(session, user_id, order_id)
+    ids = [line.product_id for line in await orders.lines_of(session, order)]
+    rows = await session.execute(select(Product.id, Product.title).where(Product.id.in_(ids)))
+    titles = {pid: title for pid, title in rows}
+    reviewed = set(
+        await session.scalars(select(Review.product_id).where(Review.order_id == order_id))
+    )
+    return [Rateable(pid, titles[pid], pid in reviewed) for pid in ids]
+
+
+async def reviewable(
+    session: AsyncSession, user_id: int, order_id: int, product_id: int | None = None
+) -> Rateable:
+    """The product of the buyer's delivered order to rate, not rated yet; ``None``: the
+    order's only product. ShopInputError otherwise."""
+    return pick(await rateable(session, user_id, order_id), product_id)
+
+
+def pick(items: Sequence[Rateable], product_id: int | None) -> Rateable:
+    """The product of :func:`rateable`'s list to rate (``None``: the only one), not rated yet;
+    ShopInputError otherwise."""
+    if product_id is None and len(items) != 1:
+        raise ReviewError("review_choose")
+    chosen = [item for item in items if product_id in (None, item.product_id)]
+    if not chosen:  # not a product of this order (a forged button)
+        raise ReviewError("review_not_delivered")
+    if chosen[0].reviewed:
+        raise ReviewError("review_exists")
+    return chosen[0]
+
+
 async def add_review(
-    session: AsyncSession, user_id: int, order_id: int, rating: int, raw_text: str = ""
+    session: AsyncSession,
+    user_id: int,
+    order_id: int,
+    rating: int,
+    raw_text: str = "",
+    *,
+    product_id: int | None = None,
 ) -> Review:
+    """Rate a product of the buyer's delivered order (``None``: its only product)."""
     if not 1 <= rating <= 5:
         raise ReviewError("review_rating")
     text = check_text(raw_text)
-    order = await reviewable_order(session, user_id, order_id)
+    product = await reviewable(session, user_id, order_id, product_id)
     review = Review(
-        order_id=order.id, user_id=user_id, product_id=order.product_id, rating=rating, text=text
+        order_id=order_id,
+        user_id=user_id,
+        product_id=product.product_id,
+        rating=rating,
+        text=text,
     )
     session.add(review)
     try:
         await session.flush()
-    except IntegrityError as exc:  # a second review of the order, a moment before this one
+    except IntegrityError as exc:  # a second review of it, a moment before this one
         raise ReviewError("review_exists") from exc
-    await _count(session, order.product_id, rating, +1)
+    await _count(session, product.product_id, rating, +1)
     return review
 
 
