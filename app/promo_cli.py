@@ -3,7 +3,7 @@ the bot's parser, service and wording (``/promo`` in the bot).
 
     python -m app promo add CODE 10%|50 [scope=shop|category:<title>|product:<slug>] [min=N]
                             [until=YYYY-MM-DD] [uses=N] [per_user=N]
-    python -m app promo list
+    python -m app promo list      (every code, the referral rewards too, streamed in pages)
     python -m app promo disable CODE
 
 Input the commands refuse (a malformed code or discount, an unknown category, product or code,
@@ -22,10 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.command_errors import EXIT_OK, refuse_input
 from app.db.base import utcnow
 from app.db.uow import read, write
-from app.services import promo
+from app.services import promo, promo_list
 from app.services.products import ShopInputError
+from app.services.promo_list import PromoRow
 
-HEADER = ("code", "discount", "scope", "min", "expires (UTC)", "used", "uses", "per_user", "state")
+HEADER = (
+    "code", "discount", "scope", "min", "expires (UTC)", "used", "uses", "per_user", "state",
+    "for_user",
+)  # fmt: skip
+PAGE = 1000  # codes read and printed at a time
 
 
 async def add(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
@@ -34,45 +39,54 @@ async def add(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession
             spec = promo.parse_spec([args.code, args.discount, *args.options], utcnow().date())
             async with write(session):
                 created = await promo.create(session, spec)
-                [row] = await promo.rows(session, code=created.code)
+                [row] = await promo_list.rows(session, code=created.code)
         except ShopInputError as exc:
             return refuse_input(exc)
     print(f"added promo code {row.code}: {row.discount} off, scope {row.scope_text}")
     return EXIT_OK
 
 
-def _lines(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return lines
+def _cells(r: PromoRow) -> tuple[str, ...]:
+    return (
+        r.code,
+        r.discount,
+        r.scope_text,
+        str(r.min_total),
+        r.expires_at.strftime("%Y-%m-%d %H:%M") if r.expires_at else "-",
+        str(r.used),
+        "-" if r.max_uses is None else str(r.max_uses),
+        "-" if r.per_user is None else str(r.per_user),
+        "disabled" if r.disabled else "active",
+        "-" if r.owner_user_id is None else str(r.owner_user_id),
+    )
+
+
+def _line(cells: Sequence[str], widths: list[int]) -> str:
+    return "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells)).rstrip()
 
 
 async def listing(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:
-    async with factory() as session, read(session):
-        found = await promo.rows(session, limit=10_000)
-    if not found:
-        print("no promo codes yet; add one with: python -m app promo add --help")
-        return EXIT_OK
-    table = [
-        (
-            r.code,
-            r.discount,
-            r.scope_text,
-            str(r.min_total),
-            r.expires_at.strftime("%Y-%m-%d %H:%M") if r.expires_at else "-",
-            str(r.used),
-            "-" if r.max_uses is None else str(r.max_uses),
-            "-" if r.per_user is None else str(r.per_user),
-            "disabled" if r.disabled else "active",
-        )
-        for r in found
-    ]
-    for line in _lines([HEADER, *table]):
-        print(line)
-    return EXIT_OK
+    """Every code, the referral rewards too, newest first, read and printed a page of
+    :data:`PAGE` at a time (the columns fit the first page; a longer cell pushes its line)."""
+    widths: list[int] = []
+    before: int | None = None
+    async with factory() as session:
+        while True:
+            async with read(session):  # a short read per page
+                found = await promo_list.rows(session, limit=PAGE, before=before)
+            if not found and not widths:
+                print("no promo codes yet; add one with: python -m app promo add --help")
+                return EXIT_OK
+            table = [_cells(row) for row in found]
+            if not widths:
+                widths = [max(len(row[i]) for row in [HEADER, *table]) for i in range(len(HEADER))]
+                print(_line(HEADER, widths))
+                print("  ".join("-" * width for width in widths))
+            for cells in table:
+                print(_line(cells, widths))
+            if len(found) < PAGE:
+                return EXIT_OK
+            before = found[-1].id
 
 
 async def disable(args: argparse.Namespace, factory: async_sessionmaker[AsyncSession]) -> int:

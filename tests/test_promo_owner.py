@@ -118,9 +118,10 @@ async def test_cli_promo_on_a_fresh_sqlite_database(sqlite_url: URL, tmp_path: P
     assert code == 0, err
     header, _rule, take5, save10 = out.splitlines()
     assert header.split() == [
-        "code", "discount", "scope", "min", "expires", "(UTC)", "used", "uses", "per_user", "state"
+        "code", "discount", "scope", "min", "expires", "(UTC)", "used", "uses", "per_user",
+        "state", "for_user",
     ]  # fmt: skip
-    assert take5.split() == ["TAKE5", "5", "⭐", "shop", "0", "-", "0", "-", "1", "disabled"]
-    assert save10.split() == ["SAVE10", "10%", "shop", "20", "-", "0", "5", "-", "active"]
+    assert take5.split() == ["TAKE5", "5", "⭐", "shop", "0", "-", "0", "-", "1", "disabled", "-"]
+    assert save10.split() == ["SAVE10", "10%", "shop", "20", "-", "0", "5", "-", "active", "-"]
     code, out, err = await _cli(sqlite_url, tmp_path, "add")
     assert code == 2 and "usage:" in err and "Traceback" not in err

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from app.i18n import Translator
-from app.keyboards.fields import RowId
+from app.keyboards.fields import MAX_PAGE, PageNumber, RowId
+from app.services.paging import Page
 from app.services.products import OwnerProductRow
 
 MAX_PRODUCT_BUTTONS = 60
@@ -33,6 +34,15 @@ class ProductOpen(CallbackData, prefix="admp"):
 class ProductEdit(CallbackData, prefix="adme"):
     product_id: RowId
     field: EditField
+
+
+class PromoPage(CallbackData, prefix="admpr"):
+    """A page of /promo list (zero-based); ``rewards``: the referral rewards are listed too."""
+
+    LAST: ClassVar[int] = MAX_PAGE + 1  # the last page /promo list N accepts (one-based)
+
+    page: PageNumber
+    rewards: bool = False
 
 
 def menu_keyboard(t: Translator) -> InlineKeyboardMarkup:
@@ -67,3 +77,17 @@ def product_keyboard(t: Translator, product_id: int, *, active: bool) -> InlineK
     )
     builder.adjust(2, 2, 1, 1)
     return builder.as_markup()
+
+
+def promo_pager(t: Translator, page: Page[Any], *, rewards: bool) -> InlineKeyboardMarkup | None:
+    """Previous and Next under a page of /promo list (none when it is the only page)."""
+    builder = InlineKeyboardBuilder()
+    if page.has_prev:
+        builder.button(
+            text=t("buyer.pager.prev"), callback_data=PromoPage(page=page.page - 1, rewards=rewards)
+        )
+    if page.has_next:
+        builder.button(
+            text=t("buyer.pager.next"), callback_data=PromoPage(page=page.page + 1, rewards=rewards)
+        )
+    return builder.as_markup() if page.pages > 1 else None

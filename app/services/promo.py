@@ -16,19 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import ScalarSelect
 
-from app.db.models import (
-    Category,
-    Product,
-    PromoCode,
-    PromoKind,
-    PromoRedemption,
-    PromoScope,
-    RedemptionStatus,
-)
+from app.db.models import Category, Product, PromoCode, PromoKind, PromoScope
 from app.services.products import MAX_PRICE, ShopInputError, parse_category_title, parse_slug
 
 CODE_RE = re.compile(r"^[A-Z0-9_-]{3,32}$")
@@ -200,71 +191,6 @@ async def disable(session: AsyncSession, raw: str, now: datetime) -> tuple[Promo
     promo.disabled_at = now
     await session.flush()
     return promo, True
-
-
-@dataclass(frozen=True)
-class PromoRow:
-    code: str
-    kind: str
-    value: int
-    scope: str
-    target: str | None
-    min_total: int
-    expires_at: datetime | None
-    max_uses: int | None
-    per_user: int | None
-    owner_user_id: int | None
-    disabled: bool
-    used: int  # paid orders that used it (refunded ones given back)
-
-    @property
-    def discount(self) -> str:
-        return f"{self.value}%" if self.kind == PromoKind.PERCENT else f"{self.value} ⭐"
-
-    @property
-    def scope_text(self) -> str:
-        return self.scope if self.target is None else f"{self.scope}:{self.target}"
-
-
-def _used() -> ScalarSelect[int]:
-    return (
-        select(func.count(PromoRedemption.id))
-        .where(
-            PromoRedemption.promo_id == PromoCode.id,
-            PromoRedemption.status == RedemptionStatus.USED.value,
-        )
-        .scalar_subquery()
-    )
-
-
-async def rows(
-    session: AsyncSession, *, limit: int = 200, code: str | None = None
-) -> list[PromoRow]:
-    """The codes (or the one ``code``), newest first, with their targets and paid uses."""
-    target = func.coalesce(Category.title, Product.slug)
-    query = (
-        select(
-            PromoCode.code,
-            PromoCode.kind,
-            PromoCode.value,
-            PromoCode.scope,
-            target,
-            PromoCode.min_total,
-            PromoCode.expires_at,
-            PromoCode.max_uses,
-            PromoCode.per_user,
-            PromoCode.owner_user_id,
-            PromoCode.disabled_at.is_not(None),
-            _used(),
-        )
-        .outerjoin(Category, Category.id == PromoCode.category_id)
-        .outerjoin(Product, Product.id == PromoCode.product_id)
-        .order_by(PromoCode.id.desc())
-        .limit(limit)
-    )
-    if code is not None:
-        query = query.where(PromoCode.code == code)
-    return [PromoRow(*tuple(row)) for row in await session.execute(query)]
 
 
 # --- what a code takes off ----------------------------------------------------------------

@@ -21,7 +21,7 @@ from app.admin_panel.texts import PanelInputError, input_error
 from app.admin_panel.views.writes import write
 from app.db import uow
 from app.db.base import utcnow
-from app.services import promo
+from app.services import promo, promo_list
 from app.services.products import ShopInputError
 
 log = structlog.get_logger(__name__)
@@ -60,7 +60,7 @@ class PromoView(BaseView):
                 return RedirectResponse(request.url_for("admin:view-promo"), status_code=302)
             context["values"] = {name: str(form.get(name) or "") for name in FIELDS}
         async with panel(request).session_factory() as session, uow.read(session):
-            context["codes"] = await promo.rows(session, limit=1000)
+            context["codes"] = await promo_list.rows(session, limit=1000)
         status = 400 if "error" in context else 200
         return await self.templates.TemplateResponse(
             request, "panel/promo.html", context, status_code=status
