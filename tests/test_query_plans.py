@@ -14,6 +14,12 @@ after five runs), and run under EXPLAIN ANALYZE in a transaction rolled back:
 - no statement's scans read more than a fixed number of rows, whatever the stock: the "in
   stock" count stops at LEFT_CAP rows, everything else reads a handful. 200,000 keys would show.
 
+The owner's /stats is planned the same way, in the same shop with its sales two months back
+(but a few) and 2,000 banned users: every statement reads what it shows (a period's sales, two
+capped stock walks per product, the banned counted up to a cap), except the all-time figure,
+which is every sale by definition and reads them from an index alone. A buyer's ban check is
+one primary-key read.
+
 A negative control checks that the measure sees a count that grows with the stock.
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 import pytest
@@ -35,13 +42,14 @@ from app.keyboards.buyer import MenuCb, ProductCb
 from app.services.availability import LEFT_CAP
 from tests.big_shop import BigShop
 from tests.fake_api import FakeBotAPI
-from tests.harness import RunningBot, make_settings, running_bot
+from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
 from tests.query_plans import (
     PLAN_MODES,
     Statement,
     StatementRecorder,
     describe,
     explain,
+    nodes,
     rows_read,
     seq_scanned,
 )
@@ -196,3 +204,66 @@ async def test_the_measure_sees_a_count_that_grows_with_the_stock(big_shop: Shop
     finally:
         await driver.close()
     assert all(read >= BIG_STOCK - SOLD for read in reads), reads
+
+
+# /stats reads, per product, two capped walks (available, reserved); the rest a few rows, or
+# the sales of the chart's 30 days.
+RECENT = 300  # of the shop's sales, those made in the last days
+BANNED = 2_000
+STATS_BOUND = 3 * 2 * LEFT_CAP + 2 * RECENT + 200
+
+
+def _all_time(statement: Statement) -> bool:
+    """The all-time figure: every sale is its answer, so it reads every sale (an index-only
+    scan of ix_orders_sold_at, never the orders themselves)."""
+    since = [value for value in statement.parameters if isinstance(value, datetime)]
+    return "sum(orders.amount)" in statement.sql and not since  # a period starts somewhen
+
+
+async def test_no_stats_statement_reads_more_because_the_shop_is_big(big_shop: Shop) -> None:
+    """The owner's /stats and a buyer's ban check in the big shop: its 20,000 sales lie two
+    months back but for a few, and 2,000 users are banned."""
+    running = big_shop.running
+    shop = BigShop(running.settings.database_url)
+    await shop.execute(
+        "UPDATE orders SET paid_at = paid_at - interval '60 days',"
+        " created_at = created_at - interval '60 days' WHERE status = 'delivered'"
+    )
+    await shop.execute(
+        "UPDATE orders SET paid_at = now() - interval '2 days' WHERE id IN"
+        f" (SELECT id FROM orders WHERE status = 'delivered' ORDER BY id LIMIT {RECENT})"
+    )
+    await shop.execute(f"UPDATE users SET banned_at = now() WHERE id < {FIRST_USER + BANNED}")
+    await shop.settle()
+    owner = Customer(running.api, running.tracker, ADMIN_ID)
+    buyer = Customer(running.api, running.tracker, BUYER)
+    big_shop.recorder.step("stats")
+    await owner.send("/stats")
+    big_shop.recorder.step("a buyer's ban check")
+    await buyer.send("/start")
+    big_shop.recorder.step(None)
+    figures = "\n".join(owner.texts())
+    assert "Last 7 days: 300 sales, 300 ⭐" in figures and "All time: 20000 sales" in figures
+    assert "product-2: 999+ (0)" in figures and "product-3: 0 (999+)" in figures  # capped
+    assert en("owner.stats.banned_over", n=999) in figures
+    statements = big_shop.recorder.statements
+    assert {s.step for s in statements} == {"stats", "a buyer's ban check"}
+    assert sum(_all_time(s) for s in statements) == 1
+
+    driver = await _driver(running.settings.database_url)
+    problems: list[str] = []
+    try:
+        for statement in statements:
+            for mode in PLAN_MODES:
+                plan = await explain(driver, statement, mode)
+                if scanned := seq_scanned(plan) & GROWING:
+                    problems.append(_problem(statement, mode, f"Seq Scan on {scanned}", plan))
+                if _all_time(statement):
+                    scans = {(n["Node Type"], n.get("Index Name")) for n in nodes(plan)}
+                    if ("Index Only Scan", "ix_orders_sold_at") not in scans:
+                        problems.append(_problem(statement, mode, "not index-only", plan))
+                elif (read := rows_read(plan)) > STATS_BOUND:
+                    problems.append(_problem(statement, mode, f"{read} rows read", plan))
+    finally:
+        await driver.close()
+    assert not problems, "\n\n".join(problems)

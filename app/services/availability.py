@@ -126,13 +126,18 @@ def claim_queries(
     )
 
 
-@cache
-def _unsold_query(cap: int) -> Select[Any]:
-    product: Any = bindparam("product")
-    return select(
+def unsold_counts(product: Any, cap: int = LEFT_CAP) -> tuple[Any, Any]:
+    """Two scalar subqueries: ``product``'s available items and its reserved ones (live or
+    run out), each counted up to ``cap`` (the owner's /stats reads them per product)."""
+    return (
         _capped_count(product, StockItem.status == AVAILABLE, StockItem.id, cap),
         _capped_count(product, StockItem.status == RESERVED, StockItem.reserved_until, cap),
     )
+
+
+@cache
+def _unsold_query(cap: int) -> Select[Any]:
+    return select(*unsold_counts(bindparam("product"), cap))
 
 
 async def unsold_at_most(session: AsyncSession, product_id: int, cap: int) -> int:

@@ -7,7 +7,7 @@ caller commits.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -43,6 +43,13 @@ async def is_banned(session: AsyncSession, user_id: int) -> bool:
     return banned_at is not None
 
 
+BANNED_CAP = 1000  # /stats counts the banned up to this ("999+")
+_BANNED_CAPPED = select(func.count()).select_from(
+    _BANNED.order_by(User.id).limit(literal_column(str(BANNED_CAP), Integer)).subquery()
+)
+
+
 async def banned_count(session: AsyncSession) -> int:
-    """How many users are banned (through the partial index of the banned)."""
-    return int(await session.scalar(select(func.count()).select_from(_BANNED.subquery())) or 0)
+    """How many users are banned, up to :data:`BANNED_CAP` (a walk of the partial index of the
+    banned that stops there)."""
+    return int(await session.scalar(_BANNED_CAPPED) or 0)

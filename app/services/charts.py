@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
 from app.db.models import Order, OrderLine, Product
-from app.services.sales import CHART_DAYS, SOLD, Day, daily_sales
+from app.services.sales import CHART_DAYS, Day, daily_sales
+from app.services.stats import is_sold, sale_time
 
 TOP_PRODUCTS = 5
 TITLE_CHARS = 28  # a product's title on the chart's axis
@@ -52,7 +53,7 @@ async def chart_data(session: AsyncSession, now: datetime | None = None) -> Char
     now = now or utcnow()
     days = await daily_sales(session, now, CHART_DAYS)
     first = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS - 1)
-    sold = and_(Order.status.in_(SOLD), func.coalesce(Order.paid_at, Order.created_at) >= first)
+    sold = and_(is_sold(), sale_time() >= first)  # through ix_orders_sold_at
     lines = (
         select(
             OrderLine.product_id.label("product_id"),

@@ -20,9 +20,10 @@ from app.db.uow import SessionFactory, read
 from app.flows.refunds import refund_charge
 from app.handlers.admin.common import command_args, reply, split_messages
 from app.i18n import Translator
+from app.services.bans import BANNED_CAP
 from app.services.charts import ChartData, ChartLabels, chart_data, render_png
 from app.services.sales import CHART_DAYS
-from app.services.stats import Period, ShopStats, shop_stats
+from app.services.stats import Period, ShopStats, shop_stats, shown
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +34,12 @@ def _period(t: Translator, key: str, period: Period) -> str:
     return t(f"owner.stats.{key}", n=period.sales, revenue=period.revenue)
 
 
+def _banned(t: Translator, count: int) -> str:
+    if count >= BANNED_CAP:
+        return t("owner.stats.banned_over", n=BANNED_CAP - 1)
+    return t("owner.stats.banned", n=count)
+
+
 def render_stats(t: Translator, stats: ShopStats) -> list[str]:
     """The messages of /stats, in order."""
     lines = [
@@ -41,7 +48,7 @@ def render_stats(t: Translator, stats: ShopStats) -> list[str]:
         _period(t, "week", stats.week),
         _period(t, "all_time", stats.all_time),
         t("owner.stats.refunded", count=stats.refunded),
-        t("owner.stats.banned", n=stats.banned),
+        _banned(t, stats.banned),
         t("owner.stats.undelivered", count=stats.undelivered),
         "",
         t("owner.stats.stock_header"),
@@ -50,7 +57,9 @@ def render_stats(t: Translator, stats: ShopStats) -> list[str]:
         lines.append(t("owner.stats.no_products"))
     for row in stats.products:
         key = "owner.stats.stock_low" if row.low_stock else "owner.stats.stock_row"
-        lines.append(t(key, slug=row.slug, available=row.available, reserved=row.reserved))
+        lines.append(
+            t(key, slug=row.slug, available=shown(row.available), reserved=shown(row.reserved))
+        )
     lines += ["", t("owner.stats.refund_due_header", count=stats.refund_due_count)]
     for due in stats.refund_due:
         lines.append(
