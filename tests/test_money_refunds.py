@@ -56,3 +56,40 @@ async def test_a_refund_whose_answer_was_lost_is_recorded_and_the_buyer_told(
     assert (await _refund(shop.session_factory, elsewhere)).status == "refunded"
     assert calls == [lost, lost, elsewhere]
     assert notice not in other.texts()  # not the bot's refund to announce
+
+
+@pytest.mark.settings(retry_interval=0.2, reconcile_interval=0.3)
+async def test_the_reconciliation_records_the_bots_own_refund_and_tells_the_buyer_once(
+    shop: RunningBot,
+) -> None:
+    """The bot asked, Telegram refunded, the answer was lost, and every retry's answer is lost
+    too (a crash after each, in effect): the reconciliation finds the refund in Telegram's
+    ledger, records it and, the refund being the bot's own, tells the buyer (once: the flow
+    tells only when it records a refund itself)."""
+    lost = "ch-lost-then-reconciled"
+
+    def refunded_then_lost(params: dict[str, object]) -> None:
+        if str(params["telegram_payment_charge_id"]) == lost:
+            if lost not in shop.api.ledger.refunded:
+                shop.api.refund_elsewhere(BUYER, lost)
+            shop.api.fail_next("refundStarPayment", 502, "Bad Gateway")
+
+    shop.api.on_call("refundStarPayment", refunded_then_lost)
+    buyer = Customer(shop.api, shop.tracker, BUYER)
+    await buyer.pay("no-such-order", 30, lost)
+    notice = en("buyer.payment.refunded_unmatched", amount=30)
+
+    async def told() -> bool:
+        return notice in buyer.texts()
+
+    await eventually(told, "the reconciliation tells the buyer of the bot's own refund")
+    refund = await _refund(shop.session_factory, lost)
+    assert (refund.status, refund.reason) == ("refunded", "unmatched")
+    passes = len(shop.api.calls_of("getStarTransactions"))
+
+    async def two_more_passes() -> bool:  # later passes change nothing
+        return len(shop.api.calls_of("getStarTransactions")) >= passes + 2
+
+    await eventually(two_more_passes, "two more reconciliation passes")
+    assert buyer.texts().count(notice) == 1
+    assert shop.api.calls_of("refundStarPayment")  # the bot's own request, never answered

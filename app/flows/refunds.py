@@ -85,14 +85,14 @@ async def refund(
             changed = await refunds.mark_refunded(session, target.refund_id, utcnow())
         log.warning("payment was already refunded at Telegram", charge_id=target.charge_id)
         if changed and target.attempts > 1:  # our earlier request went through; its answer
-            await _tell_buyer(bot, target)  # (or our record of it) was lost
+            await tell_buyer(bot, target)  # (or our record of it) was lost
         return RefundResult(Refunded.ALREADY_REFUNDED, target.charge_id, target.user_id)
     except TelegramAPIError as exc:
         return await _failed(
             bot, factory, settings, target, outcome=Refunded.UNAVAILABLE, error=exc.message
         )
     async with transaction(factory) as session:
-        await refunds.mark_refunded(session, target.refund_id, utcnow())
+        recorded = await refunds.mark_refunded(session, target.refund_id, utcnow())
     log.info(
         "payment refunded",
         charge_id=target.charge_id,
@@ -101,7 +101,8 @@ async def refund(
         reason=target.reason,
         order_id=target.order_id,
     )
-    await _tell_buyer(bot, target)
+    if recorded:  # else the reconciliation saw it in Telegram's ledger first, and told them
+        await tell_buyer(bot, target)
     return found
 
 
@@ -151,8 +152,10 @@ async def _failed(
     return RefundResult(outcome, target.charge_id, target.user_id, target.amount, error)
 
 
-async def _tell_buyer(bot: Bot, target: RefundTarget) -> None:
-    """In the buyer's language; a buyer who blocked the bot is no error."""
+async def tell_buyer(bot: Bot, target: RefundTarget) -> None:
+    """The refund notice, in the buyer's language; a buyer who blocked the bot is no error.
+    Sent by whoever recorded the refund (once): the flow that heard Telegram's answer, or the
+    reconciliation that found the bot's own refund in Telegram's ledger first."""
     t = translator(target.language)
     if target.reason == RefundReason.SOLD_OUT:
         text = t("buyer.payment.refunded_sold_out", title=target.title, amount=target.amount)

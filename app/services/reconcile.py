@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import PaymentSource
 from app.services import ledger, refunds
 from app.services.ledger import ReportedPayment
+from app.services.refunds import RefundTarget
 
 CURRENCY = "XTR"
 
@@ -28,6 +29,7 @@ CURRENCY = "XTR"
 class PageOutcome:
     recorded: list[str] = field(default_factory=list)  # charge ids found only in Telegram's ledger
     refunded: list[str] = field(default_factory=list)  # refunds made outside this bot
+    answered: list[RefundTarget] = field(default_factory=list)  # the bot's own, answer lost
 
 
 def incoming_payment(transaction: StarTransaction) -> ReportedPayment | None:
@@ -64,8 +66,11 @@ async def apply_page(
     for transaction in transactions:
         if isinstance(transaction.receiver, TransactionPartnerUser) and transaction.source is None:
             refund = await refunds.by_charge(session, transaction.id)
-            if (refund is None or refund.status != "refunded") and await refunds.refunded_elsewhere(
-                session, transaction.id, now
-            ):
+            if refund is not None and refund.status == "refunded":
+                continue
+            seen = await refunds.refunded_elsewhere(session, transaction.id, now)
+            if seen.ours is not None:
+                outcome.answered.append(seen.ours)
+            elif seen.marked:
                 outcome.refunded.append(transaction.id)
     return outcome

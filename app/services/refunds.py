@@ -216,16 +216,30 @@ async def mark_failed(
     )
 
 
-async def refunded_elsewhere(session: AsyncSession, charge_id: str, now: datetime) -> bool:
-    """Telegram's ledger shows this payment refunded (by another tool, or a lost answer)."""
+@dataclass(frozen=True)
+class SeenRefunded:
+    """What recording a refund found in Telegram's ledger did."""
+
+    marked: bool  # this call recorded it (False: recorded before, or not a payment of ours)
+    ours: RefundTarget | None  # marked, and the bot had asked Telegram for it: the buyer is due
+    # the notice its lost answer (a crash, a lost response) never gave them
+
+
+async def refunded_elsewhere(session: AsyncSession, charge_id: str, now: datetime) -> SeenRefunded:
+    """Telegram's ledger shows this payment refunded: by another tool, or by the bot itself
+    whose answer was lost. Whoever records a refund of the bot's own (this, or the refund flow
+    hearing the answer) tells the buyer, so they are told once."""
     if await ledger.by_charge(session, charge_id) is None:
-        return False  # not a payment this shop knows; nothing to mark
+        return SeenRefunded(marked=False, ours=None)  # not a payment this shop knows
     refund = await by_charge(session, charge_id)
     if refund is None:
         refund = await open_for_owner(session, charge_id)
         refund.reason = RefundReason.EXTERNAL.value
         await session.flush()
-    return await mark_refunded(session, refund.id, now)
+    asked = refund.attempts > 0
+    if not await mark_refunded(session, refund.id, now):
+        return SeenRefunded(marked=False, ours=None)
+    return SeenRefunded(marked=True, ours=await target(session, refund.id) if asked else None)
 
 
 async def due(session: AsyncSession, now: datetime, limit: int) -> list[int]:

@@ -19,9 +19,11 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.uow import SessionFactory, transaction
 from app.flows.payments import settle
+from app.flows.refunds import tell_buyer
 from app.middlewares.db import OpenTransactionError
 from app.services import leases
 from app.services.reconcile import apply_page
+from app.services.refunds import RefundTarget
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +41,7 @@ class PassReport:
     transactions: int = 0
     recorded: list[str] = field(default_factory=list)
     refunded: list[str] = field(default_factory=list)
+    answered: list[RefundTarget] = field(default_factory=list)  # the bot's own refunds
     checkpoint: int = 0
 
 
@@ -73,6 +76,7 @@ async def reconcile(
             report.transactions += len(transactions)
             report.recorded += outcome.recorded
             report.refunded += outcome.refunded
+            report.answered += outcome.answered
             if len(transactions) < PAGE:
                 break
         report.checkpoint = max(offset, checkpoint)
@@ -88,6 +92,9 @@ async def reconcile(
         await _settle_all(bot, factory, settings, report.recorded)
     if report.refunded:
         log.warning("refunds made outside the bot recorded", charge_ids=report.refunded[:20])
+    for target in report.answered:  # their answer was lost: recorded here, so told here
+        log.info("refund found in Telegram's ledger", charge_id=target.charge_id)
+        await tell_buyer(bot, target)
     return report
 
 
