@@ -14,9 +14,10 @@ from app.bot.factory import create_bot
 from app.db.base import utcnow
 from app.db.models import Broadcast, BroadcastStatus, User
 from app.db.uow import read, transaction
+from app.middlewares.db import OpenTransactionError
 from app.services.bans import set_banned
 from app.services.broadcast import cancel_running, claimable_broadcasts, take_lease
-from app.workers.broadcast import BroadcastSender, RateLimiter
+from app.workers.broadcast import BroadcastManager, BroadcastSender, RateLimiter
 from tests.fake_api import FakeBotAPI
 from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
 from tests.shop_helpers import Customer, SessionFactory
@@ -273,3 +274,27 @@ async def test_the_lease_is_exclusive_until_it_expires(session_factory: SessionF
         await session.commit()
     assert await claimable_now(session_factory) == [broadcast_id]
     assert await lease(session_factory, broadcast_id, 30)
+
+
+async def test_a_send_breaking_the_transaction_rule_is_not_swallowed(
+    shop: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broadcast whose sender called Telegram inside a transaction (a future bug) ends its
+    task with the strict guard's error, and stopping the broadcasts raises it."""
+    factory = shop.session_factory
+    tried = asyncio.Event()
+
+    async def calls_telegram_inside_a_transaction(self: BroadcastSender) -> bool:
+        try:
+            async with transaction(factory):
+                await self.bot.get_me()
+        finally:
+            tried.set()
+        return True
+
+    monkeypatch.setattr(BroadcastSender, "run", calls_telegram_inside_a_transaction)
+    manager = BroadcastManager(shop.bot, factory, poll_interval=3600)
+    manager.launch(12345)
+    await asyncio.wait_for(tried.wait(), timeout=30)
+    with pytest.raises(OpenTransactionError):
+        await manager.stop()

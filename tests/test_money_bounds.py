@@ -44,6 +44,22 @@ async def test_a_forged_promo_callback_cannot_reserve_more_than_max_quantity(
     assert buyer.invoices() == []
 
 
+@pytest.mark.settings(max_quantity=20)
+async def test_the_promo_path_keeps_the_shops_own_max_quantity(shop: RunningBot) -> None:
+    factory = shop.session_factory
+    product = await seed_product(factory, "Key", 10, [f"KEY-{n}" for n in range(60)])
+    buyer = Customer(shop.api, shop.tracker, BUYER)
+    await buyer.send("/start")
+    asked = shop.api.callback_query(BUYER, PromoCb(product=product, qty=15).pack())
+    await shop.tracker.wait(asked["update_id"])
+    await buyer.send("NOSUCHCODE")  # refused: the 15 units are held at the full price
+    assert [invoice["prices"][0]["amount"] for invoice in buyer.invoices()] == [150]
+    forged = shop.api.callback_query(BUYER, PromoCb(product=product, qty=21).pack())
+    await shop.tracker.wait(forged["update_id"])
+    await buyer.send("NOSUCHCODE")
+    assert buyer.texts()[-1] == en("buyer.checkout.too_many", n=20)
+
+
 async def test_a_total_over_the_stars_maximum_is_refused_before_anything_is_held(
     shop: RunningBot,
 ) -> None:

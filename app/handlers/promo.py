@@ -98,6 +98,7 @@ async def code_typed(
             wanted=wanted,
             minutes=settings.reservation_minutes,
             max_units=settings.max_reserved_units,
+            max_quantity=settings.max_quantity,
             cart=kept == "cart",  # its payment takes what it bought out of the cart
         )
         if result.invoice is not None:
