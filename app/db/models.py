@@ -497,9 +497,6 @@ class PromoCode(TimestampMixin, Base):
         CheckConstraint(f"kind IN ({_values(PromoKind)})", name="kind_known"),
         CheckConstraint(f"scope IN ({_values(PromoScope)})", name="scope_known"),
         CheckConstraint("value > 0 AND (kind <> 'percent' OR value <= 100)", name="value_range"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
         # /promo list: the owners' codes a page at a time, past any number of referral rewards.
         Index(
             "ix_promo_codes_shop",
@@ -507,6 +504,9 @@ class PromoCode(TimestampMixin, Base):
             postgresql_where=text("owner_user_id IS NULL"),
             sqlite_where=text("owner_user_id IS NULL"),
         ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(8))
     value: Mapped[int] = mapped_column(comment="percent (1-100) or Stars")
