@@ -21,7 +21,7 @@ def setup_middlewares(dispatcher: Dispatcher) -> None:
     bot_id = dispatcher["settings"].bot_token.get_secret_value().split(":", 1)[0]
     notices = create_throttle(dispatcher.storage, NOTICE_PERIOD, bot_id=bot_id)
     bans = BanMiddleware(dispatcher["session_factory"], notices=notices)
-    dispatcher["bans"] = bans  # /ban and /unban make it read the banned ids again
+    dispatcher["bans"] = bans  # /ban and /unban make it forget what it read of that user
     dispatcher.update.outer_middleware(bans)
     dispatcher.update.outer_middleware(DbSessionMiddleware(dispatcher["session_factory"]))
     dispatcher.update.outer_middleware(I18nMiddleware())
