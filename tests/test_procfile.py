@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy.engine import URL
 
-from app.bot.webhook import SECRET_HEADER
+from app.bot.webhook_handler import SECRET_HEADER
 from tests.admin_helpers import admin_env, wait_serving
 from tests.fake_api import FakeBotAPI
 from tests.harness import BOT_TOKEN

@@ -23,7 +23,8 @@ from sqlalchemy.engine import URL
 from app.bot.entry import describe_failure
 from app.bot.health import Phase
 from app.bot.storage import mask_redis_url, redis_secrets
-from app.bot.webhook import MAX_BODY, WebhookServer
+from app.bot.webhook import WebhookServer
+from app.bot.webhook_handler import MAX_BODY
 from app.bot.webhook_setup import WebhookServerError
 from app.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, main
 from app.config import Settings

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.bot.webhook import MAX_BODY
+from app.bot.webhook_handler import MAX_BODY
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import Category, ItemStatus, Order, OrderStatus, Product, StockItem
 from app.i18n import translator
