@@ -17,7 +17,8 @@ from app.db.uow import read, transaction
 from app.middlewares.db import OpenTransactionError
 from app.services.bans import set_banned
 from app.services.broadcast import cancel_running, claimable_broadcasts, take_lease
-from app.workers.broadcast import BroadcastManager, BroadcastSender, RateLimiter
+from app.workers.broadcast import BroadcastManager
+from app.workers.broadcast_sender import BroadcastSender, RateLimiter
 from tests.fake_api import FakeBotAPI
 from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
 from tests.shop_helpers import Customer, SessionFactory

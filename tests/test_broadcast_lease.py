@@ -10,7 +10,8 @@ from collections import Counter
 from sqlalchemy.engine import URL
 
 from app.bot.factory import create_bot
-from app.workers.broadcast import MAX_TRANSIENT, BroadcastManager, BroadcastSender, RateLimiter
+from app.workers.broadcast import BroadcastManager
+from app.workers.broadcast_sender import MAX_TRANSIENT, BroadcastSender, RateLimiter
 from tests.fake_api import FakeBotAPI
 from tests.harness import ADMIN_ID, make_settings
 from tests.shop_helpers import SessionFactory

@@ -22,7 +22,7 @@ from app.services import stock
 from app.services.broadcast import claimable_broadcasts
 from app.services.restock import MAX_WATCHES
 from app.stock_import import import_items
-from app.workers.broadcast import BroadcastSender, RateLimiter
+from app.workers.broadcast_sender import BroadcastSender, RateLimiter
 from tests.admin_helpers import panel_client, running_panel
 from tests.fake_api import FakeBotAPI
 from tests.harness import ADMIN_ID, BOT_TOKEN, RunningBot, make_settings, running_bot

@@ -23,7 +23,7 @@ from app.services import stock
 from app.services.broadcast import BATCH
 from app.services.restock import WATCHERS_CAP, owner_line
 from app.stock_import import import_items
-from app.workers.broadcast import BroadcastSender, RateLimiter
+from app.workers.broadcast_sender import BroadcastSender, RateLimiter
 from tests.big_shop import BigShop
 from tests.fake_api import FakeBotAPI
 from tests.harness import make_settings, running_bot

@@ -1,7 +1,7 @@
 """Broadcasts in the database: the row, its audience, its lease and its progress.
 
-Nothing here commits or calls Telegram; the sender (:mod:`app.workers.broadcast`) owns the
-transactions and the sends, and handlers own theirs.
+Nothing here commits or calls Telegram; the sender (:mod:`app.workers.broadcast_sender`) owns
+the transactions and the sends, and handlers own theirs.
 
 Only the holder of the lease sends. The lease is a time in ``lease_until``; the holder knows
 the exact value it wrote (its token) and makes every write conditional on it (compare-and-set),
