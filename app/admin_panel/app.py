@@ -20,8 +20,8 @@ from app.admin_panel.cookies import SecurityHeadersMiddleware
 from app.admin_panel.csrf import csrf_token
 from app.admin_panel.throttle import SignInThrottle
 from app.admin_panel.views import add_views, dashboard
-from app.config import AdminSettings
 from app.db.engine import create_session_factory
+from app.mode_settings import AdminSettings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BASE_URL = "/admin"

@@ -25,7 +25,7 @@ from app.admin_panel.cookies import SecureCookieMiddleware
 from app.admin_panel.csrf import CSRFMiddleware, new_csrf_token
 from app.admin_panel.passwords import verify_password
 from app.admin_panel.throttle import SignInThrottle
-from app.config import AdminSettings
+from app.mode_settings import AdminSettings
 
 log = structlog.get_logger(__name__)
 

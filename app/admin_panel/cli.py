@@ -13,8 +13,9 @@ from types import ModuleType
 from typing import Any
 
 from app import heap
-from app.config import AdminSettings, DatabaseSettings
+from app.config import DatabaseSettings
 from app.manage import COMMAND
+from app.mode_settings import AdminSettings
 from app.modes import Mode
 
 EXIT_OK = 0

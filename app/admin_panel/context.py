@@ -8,7 +8,7 @@ from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
-from app.config import AdminSettings
+from app.mode_settings import AdminSettings
 
 
 @dataclass(frozen=True)

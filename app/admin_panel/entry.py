@@ -16,9 +16,10 @@ import uvicorn
 
 from app.admin_panel.app import create_panel
 from app.bot.factory import create_bot
-from app.config import AdminSettings, load_settings
+from app.config import load_settings
 from app.db.engine import create_engine, wait_for_database
 from app.db.migrate import wait_for_head
+from app.mode_settings import AdminSettings
 
 log = structlog.get_logger("app.admin_panel")
 

@@ -14,14 +14,12 @@ from app.bot.polling import run_polling
 from app.bot.release import migrate_and_exit
 from app.bot.storage import StorageUnavailableError, redis_secrets
 from app.bot.webhook_setup import WebhookRegistrationError, WebhookServerError
-from app.config import (
-    DatabaseSettings,
+from app.config import DatabaseSettings, Settings, load_settings
+from app.mode_settings import (
     RegistrationSettings,
     ReleaseSettings,
     ReplicaSettings,
-    Settings,
     WebhookSettings,
-    load_settings,
 )
 
 

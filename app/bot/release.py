@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from app.bot.factory import create_bot
 from app.bot.webhook_setup import register_webhook
-from app.config import DatabaseSettings, RegistrationSettings
+from app.config import DatabaseSettings
 from app.db.engine import create_engine, wait_for_database
 from app.db.migrate import migrate
 from app.handlers import build_root_router
+from app.mode_settings import RegistrationSettings
 
 
 async def migrate_and_exit(settings: DatabaseSettings) -> None:
     """Bring the schema to head with the same code path, lock and logs as the bot's start.
 
-    With :class:`~app.config.RegistrationSettings` (WEBHOOK_URL is set), then call setWebhook.
+    With :class:`~app.mode_settings.RegistrationSettings` (WEBHOOK_URL is set), then call
+    setWebhook.
     """
     engine = create_engine(settings.database_url)
     try:

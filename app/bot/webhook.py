@@ -38,8 +38,9 @@ from app.bot.health import HealthCheck, Phase, Readiness
 from app.bot.storage import create_storage, ping_storage
 from app.bot.webhook_handler import MAX_BODY, InFlight, WebhookHandler
 from app.bot.webhook_setup import WebhookServerError, register_webhook
-from app.config import HEALTH_PATH, Settings
+from app.config import Settings
 from app.db.engine import create_engine
+from app.mode_settings import HEALTH_PATH
 
 log = structlog.get_logger("app.webhook")
 

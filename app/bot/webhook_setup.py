@@ -8,7 +8,7 @@ start or on stop: a stopping replica must not switch the others off.
 Polling (``python -m app``) removes any webhook first, keeping pending updates: Telegram answers
 getUpdates with 409 Conflict while a webhook is set, and aiogram's ``start_polling`` does not
 remove it. What a webhook configuration must be is checked where it is read: the webhook
-settings classes of :mod:`app.config`.
+settings classes of :mod:`app.mode_settings`.
 """
 
 from __future__ import annotations
