@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select, update
 
 from app.db.base import utcnow
-from app.db.models import ItemKind, ItemStatus, Order, OrderStatus, Refund
+from app.db.models import ItemKind, ItemStatus, Order, OrderStatus, Refund, RefundReason
 from app.i18n import translator
 from app.services import refunds
-from app.services.undeliverable import UNDELIVERABLE
 from tests.harness import ADMIN_ID, RunningBot
+from tests.promo_helpers import shown
 from tests.shop_helpers import Customer, SessionFactory, buy, items_of, orders_of, seed_product
 
 en = translator("en")
@@ -38,7 +38,7 @@ async def _paid_long_ago(factory: SessionFactory, hours: float) -> None:
 async def _paid_order(shop: RunningBot, kind: ItemKind = ItemKind.TEXT) -> tuple[Order, str, int]:
     """A payment whose first delivery Telegram refused: the order stays paid."""
     content = "BQAD-NO-SUCH-FILE" if kind == ItemKind.FILE else "KEY-UNDELIVERABLE"
-    product = await seed_product(shop.session_factory, "Key", 10, [content], kind=kind)
+    product = await seed_product(shop.session_factory, "Key", 10, [content], kind=kind, slug="key")
     buyer = Customer(shop.api, shop.tracker, BUYER)
     payload, amount = await buy(buyer, "Key")
     if kind == ItemKind.TEXT:
@@ -76,9 +76,10 @@ async def test_a_blocked_buyers_order_is_refunded_once_the_deadline_passed(
     ]
     refund = await _refund(factory)
     assert (refund.charge_id, refund.status, refund.order_id) == (charge, "refunded", order.id)
+    assert refund.reason == "undeliverable"  # stored as such, not guessed from the order
     async with factory() as session:
         target = await refunds.target(session, refund.id)
-    assert target is not None and target.reason == UNDELIVERABLE
+    assert target is not None and target.reason == RefundReason.UNDELIVERABLE
     [unit] = await items_of(factory, product)  # the buyer may have seen it: never resold
     assert (unit.status, unit.order_id) == (ItemStatus.SOLD, order.id)
     assert not any("KEY-UNDELIVERABLE" in m.get("text", "") for m in shop.api.sent_to(BUYER))
@@ -112,6 +113,16 @@ async def test_without_auto_refund_the_owners_refund_an_undeliverable_order(
     alerts = [m["text"] for m in shop.api.sent_to(ADMIN_ID) if "Undeliverable" in m["text"]]
     assert len(alerts) == 1 and f"/refund {charge}" in alerts[0]
     owner = Customer(shop.api, shop.tracker, ADMIN_ID)
+    await owner.send("/stats")  # the refund due, with its own reason
+    due = en(
+        "owner.stats.refund_due_row",
+        user_id=BUYER,
+        slug="key",
+        amount=10,
+        reason=en("owner.stats.reason_undeliverable"),
+        charge_id=charge,
+    )
+    assert shown(due) in owner.texts()[-2]
     await owner.send(f"/refund {charge}")
     [order] = await orders_of(factory, BUYER)
     assert order.status == OrderStatus.REFUNDED

@@ -95,6 +95,7 @@ class RefundReason(enum.StrEnum):
     UNMATCHED = "unmatched"  # the payload matches no order
     OWNER = "owner"  # /refund
     EXTERNAL = "external"  # refunded outside this bot (seen in Telegram's ledger)
+    UNDELIVERABLE = "undeliverable"  # sold, but Telegram refused its goods past the deadline
 
 
 # Indexes that revisions build but the models do not declare: expression indexes on PostgreSQL

@@ -21,17 +21,20 @@ from app.flows.alerts import alert_owners
 from app.i18n import Translator, translator
 from app.services import refunds
 from app.services.refunds import RefundTarget, UnknownChargeError
-from app.services.undeliverable import UNDELIVERABLE
 
 log = structlog.get_logger(__name__)
 
 ALREADY_REFUNDED_AT_TELEGRAM = "CHARGE_ALREADY_REFUNDED"
 ALERT_AFTER_ATTEMPTS = 3  # an automatic refund still failing after this many tries: tell owners
-AUTOMATIC = {RefundReason.SOLD_OUT.value, RefundReason.UNMATCHED.value, UNDELIVERABLE}
+AUTOMATIC = {
+    RefundReason.SOLD_OUT.value,
+    RefundReason.UNMATCHED.value,
+    RefundReason.UNDELIVERABLE.value,
+}
 # Without AUTO_REFUND: what the buyer is told and what the owners read, by reason.
 WAITING_TEXTS = {
     RefundReason.SOLD_OUT.value: ("buyer.payment.refund_due", "buyer.alert.refund_due"),
-    UNDELIVERABLE: ("buyer.payment.undeliverable", "buyer.alert.undeliverable"),
+    RefundReason.UNDELIVERABLE.value: ("buyer.payment.undeliverable", "buyer.alert.undeliverable"),
 }
 OTHER_WAITING = ("buyer.payment.problem", "buyer.alert.unmatched")
 
@@ -159,7 +162,7 @@ async def tell_buyer(bot: Bot, target: RefundTarget) -> None:
     t = translator(target.language)
     if target.reason == RefundReason.SOLD_OUT:
         text = t("buyer.payment.refunded_sold_out", title=target.title, amount=target.amount)
-    elif target.reason == UNDELIVERABLE:
+    elif target.reason == RefundReason.UNDELIVERABLE:
         text = t("buyer.payment.refunded_undeliverable", title=target.title, amount=target.amount)
     elif target.title:
         text = t("owner.refund.buyer_notice", title=target.title, amount=target.amount)

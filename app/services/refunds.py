@@ -1,8 +1,9 @@
 """Refunds owed and made, one per payment in the ledger; Telegram is asked outside of here.
 
-A refund is opened ``due`` (sold out, a payload that matches no order, or an owner's
-``/refund``) and becomes ``refunded`` only once Telegram confirmed it, or once its ledger shows
-the refund made elsewhere: the database never says "refunded" for Stars Telegram kept.
+A refund is opened ``due`` (sold out, a payload that matches no order, goods Telegram kept
+refusing, or an owner's ``/refund``) and becomes ``refunded`` only once Telegram confirmed it,
+or once its ledger shows the refund made elsewhere: the database never says "refunded" for
+Stars Telegram kept.
 
 ``next_attempt_at`` is the refund's lease and schedule: an automatic refund is due at that
 time; NULL waits for an owner. Taking a refund (:func:`take`) moves it a lease ahead, so two
@@ -27,7 +28,7 @@ from app.db.models import (
     RefundStatus,
     User,
 )
-from app.services import ledger, order_items, redemptions, undeliverable
+from app.services import ledger, order_items, redemptions
 from app.services.delivery import backoff
 
 REFUND_LEASE = timedelta(seconds=60)
@@ -48,7 +49,7 @@ class RefundTarget:
     amount: int
     order_id: int | None
     attempts: int
-    reason: str  # a RefundReason's value, or undeliverable.UNDELIVERABLE
+    reason: str  # a RefundReason's value
     title: str
     language: str | None
     alerted: bool = False  # the owners were told about it
@@ -76,10 +77,8 @@ _TARGET = (
         Refund.reason,
         User.language_code,
         Refund.alerted_at,
-        Order.delivery_attempts,
     )
     .outerjoin(User, User.id == Refund.user_id)
-    .outerjoin(Order, Order.id == Refund.order_id)
     .where(Refund.id == bindparam("refund"))
 )
 _BY_CHARGE = select(Refund).where(Refund.charge_id == bindparam("charge"))
@@ -117,8 +116,7 @@ async def target(session: AsyncSession, refund_id: int) -> RefundTarget | None:
     row = (await session.execute(_TARGET, {"refund": refund_id})).first()
     if row is None:
         return None
-    (id_, charge, user, amount, order_id, attempts, stored, language, alerted, sent) = row
-    reason = undeliverable.reason_of(stored, sent)
+    (id_, charge, user, amount, order_id, attempts, reason, language, alerted) = row
     title = await order_items.label_of(session, order_id) if order_id is not None else ""
     return RefundTarget(
         id_, charge, user, amount, order_id, attempts, reason, title, language, alerted is not None

@@ -5,10 +5,6 @@ longer accepts: 400) is retried with backoff, but not for ever: an order still n
 that long after its payment stops being sent and goes to the refund path
 (:mod:`app.flows.refunds`: refunded under ``AUTO_REFUND``, else the owners are alerted). Its
 units stay sold: the buyer may have seen them. Nothing here commits or calls Telegram.
-
-The refunds table's CHECK constraint (``reason_known``) knows no reason for this yet: the row
-says ``sold_out``, and :func:`reason_of` tells the two apart by the order, which was sold and
-sent at least once (a sold-out order never was).
 """
 
 from __future__ import annotations
@@ -19,15 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Order, OrderStatus, Refund, RefundReason, RefundStatus
-
-UNDELIVERABLE = "undeliverable"
-
-
-def reason_of(stored: str, delivery_attempts: int | None) -> str:
-    """A refund's reason as the flows read it: ``stored``, or :data:`UNDELIVERABLE`."""
-    if stored == RefundReason.SOLD_OUT and delivery_attempts:
-        return UNDELIVERABLE
-    return stored
 
 
 async def open_refund(
@@ -62,7 +49,7 @@ async def open_refund(
             order_id=order.id,
             user_id=order.user_id,
             amount=order.amount,
-            reason=RefundReason.SOLD_OUT.value,  # read back as UNDELIVERABLE
+            reason=RefundReason.UNDELIVERABLE.value,
             status=RefundStatus.DUE.value,
             next_attempt_at=now if auto_refund else None,
         )
