@@ -41,12 +41,10 @@ KNOWN = "reason IN ('sold_out', 'unmatched', 'owner', 'external', 'undeliverable
 KNOWN_BEFORE = "reason IN ('sold_out', 'unmatched', 'owner', 'external')"
 # The refunds of undeliverable orders get their own reason (refunds are few: each one's order
 # is read by its primary key); the downgrade gives them back the one they had.
-SENT = (
-    "EXISTS (SELECT 1 FROM orders WHERE orders.id = refunds.order_id"
-    " AND orders.delivery_attempts > 0)"
-)
 TO_UNDELIVERABLE = (
-    f"UPDATE refunds SET reason = 'undeliverable' WHERE reason = 'sold_out' AND {SENT}"
+    "UPDATE refunds SET reason = 'undeliverable' WHERE reason = 'sold_out'"
+    " AND EXISTS (SELECT 1 FROM orders WHERE orders.id = refunds.order_id"
+    " AND orders.delivery_attempts > 0)"
 )
 TO_SOLD_OUT = "UPDATE refunds SET reason = 'sold_out' WHERE reason = 'undeliverable'"
 
