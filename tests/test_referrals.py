@@ -50,12 +50,19 @@ async def rewards(factory: SessionFactory) -> list[ReferralReward]:
 
 
 async def age_orders(factory: SessionFactory, user_id: int, days: float) -> None:
-    """Move the user's payments into the past, as if ``days`` went by."""
+    """Move the user's payments into the past, as if ``days`` went by (their referral's first
+    paid order with them)."""
+    paid_at = utcnow() - timedelta(days=days)
     async with factory() as session:
         await session.execute(
             update(Order)
             .where(Order.user_id == user_id, Order.paid_at.is_not(None))
-            .values(paid_at=utcnow() - timedelta(days=days))
+            .values(paid_at=paid_at)
+        )
+        await session.execute(
+            update(Referral)
+            .where(Referral.referee_id == user_id, Referral.first_paid_at.is_not(None))
+            .values(first_paid_at=paid_at)
         )
         await session.commit()
 

@@ -559,9 +559,23 @@ class ReferralLink(Base):
 
 
 class Referral(Base):
-    """Who brought whom: written at the referee's first /start only, one referrer each."""
+    """Who brought whom: written at the referee's first /start only, one referrer each.
+
+    The referee's first paid order is recorded by the settlement that pays it, and the referral
+    is settled once the reward pass granted its reward or found that order refunded: the pass
+    reads only the referrals between the two (``ix_referrals_waiting``), never the referees who
+    never paid nor those settled long ago.
+    """
 
     __tablename__ = "referrals"
+    __table_args__ = (
+        Index(
+            "ix_referrals_waiting",
+            "first_paid_at",
+            postgresql_where=text("first_paid_at IS NOT NULL AND settled_at IS NULL"),
+            sqlite_where=text("first_paid_at IS NOT NULL AND settled_at IS NULL"),
+        ),
+    )
 
     referee_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True
@@ -571,6 +585,15 @@ class Referral(Base):
     )
     created_at: Mapped[datetime] = mapped_column(
         default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+    first_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="RESTRICT"), comment="the referee's first paid order"
+    )
+    first_paid_at: Mapped[datetime | None] = mapped_column(
+        comment="that order's paid_at: its hold runs from here"
+    )
+    settled_at: Mapped[datetime | None] = mapped_column(
+        comment="rewarded, or forfeited (the first paid order refunded)"
     )
 
 

@@ -18,8 +18,8 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.uow import SessionFactory, read, transaction
 from app.i18n import translator
-from app.services import referral_terms, referrals
-from app.services.referrals import Granted
+from app.services import referral_rewards, referral_terms
+from app.services.referral_rewards import Granted
 
 log = structlog.get_logger(__name__)
 
@@ -36,16 +36,22 @@ async def grant_rewards(
 ) -> list[Granted]:
     """One pass over at most ``batch`` referees, under the terms in force (the owners' or the
     environment's, read once per pass); ``now`` is injectable so that the hold can be tested
-    without waiting."""
+    without waiting. It reads the referrals waiting for their reward only: those past the hold
+    whose first paid order was refunded are settled without one."""
     now = now or utcnow()
     async with factory() as session, read(session):
         terms = await referral_terms.current(session, referral_terms.defaults(settings))
-        found = await referrals.candidates(session, now, terms.hold, batch, terms.daily_cap)
+        done = await referral_rewards.finished(session, now, terms.hold, batch)
+        found = await referral_rewards.candidates(session, now, terms.hold, batch, terms.daily_cap)
+    if done:
+        async with transaction(factory) as session:
+            await referral_rewards.settle(session, done, now)
+        log.info("referrals settled without a reward", referee_ids=done)
     granted: list[Granted] = []
     for candidate in found:
         try:
             async with transaction(factory) as session:
-                reward = await referrals.grant(
+                reward = await referral_rewards.grant(
                     session,
                     candidate,
                     now=now,

@@ -33,7 +33,7 @@ from app.db.models import (
     RefundStatus,
     StockItem,
 )
-from app.services import cart, delivery, ledger, order_items, redemptions
+from app.services import cart, delivery, ledger, order_items, redemptions, referral_rewards
 from app.services.availability import unsold_at_most
 from app.services.delivery import Goods
 from app.services.holds import check_units, claim_again, held_units, own_units
@@ -186,6 +186,7 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     order.provider_payment_charge_id = payment.provider_charge_id
     order.paid_at = payment.paid_at
     await redemptions.confirm(session, order, now)  # given back if the payment is refunded
+    await referral_rewards.record_first_order(session, order)  # a referee's first, sold or not
     if not units:  # not every unit could be had: all of it goes back, the payment in full
         order.stock_item_id = None  # never point a refunded order at someone else's item
         order.status = OrderStatus.REFUND_DUE.value

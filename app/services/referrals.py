@@ -1,34 +1,25 @@
-"""Referrals: a stable link per user, the referee tied at their first /start, and the reward
-(a one-use promo code for the referrer alone) once the referee's first paid order has not been
-refunded for ``REFERRAL_HOLD_DAYS``.
+"""Referrals: a stable link per user, and the referee tied at their first /start; the reward
+for the referee's first paid order is in :mod:`app.services.referral_rewards`.
 
 A referee is tied only when their ``users`` row is created by that very /start (the insert's
 ``ON CONFLICT DO NOTHING`` says so), never later, never to themselves, and to one referrer
-(``referrals.referee_id`` is the primary key). A reward is unique per referee: two replicas
-granting at once both lock the referrer's user row, the second finds the reward made, and
-the unique constraint settles anything else. Nothing here commits or calls Telegram.
+(``referrals.referee_id`` is the primary key). Nothing here commits or calls Telegram.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram.types import User as TelegramUser
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.db.models import (
-    Order,
-    OrderStatus,
     PromoCode,
-    PromoKind,
     PromoRedemption,
-    PromoScope,
     RedemptionStatus,
     Referral,
     ReferralLink,
@@ -36,7 +27,6 @@ from app.db.models import (
     User,
 )
 from app.db.uow import dialect_name
-from app.services.promo import PromoSpec, create
 from app.services.users import upsert_user
 
 PREFIX = "ref_"
@@ -133,147 +123,3 @@ async def summary(session: AsyncSession, user_id: int) -> Summary:
         .order_by(ReferralReward.id.desc())
     )
     return Summary(int(brought or 0), [Reward(code, value, bool(n)) for code, value, n in rows])
-
-
-# --- rewards ---------------------------------------------------------------------------------
-
-_EARLIER = aliased(Order)
-_FIRST_PAID = (
-    select(_EARLIER.id)
-    .where(_EARLIER.user_id == Referral.referee_id, _EARLIER.paid_at.is_not(None))
-    .order_by(_EARLIER.paid_at, _EARLIER.id)
-    .limit(1)
-    .correlate(Referral)
-    .scalar_subquery()
-)
-_TODAYS = aliased(ReferralReward)
-# The referrer's rewards made today: ix_referral_rewards_referrer_id_created_at, at most the
-# cap's worth of entries (no referrer gets more a day).
-_TODAY = (
-    select(func.count(_TODAYS.id))
-    .where(_TODAYS.referrer_id == Referral.referrer_id, _TODAYS.created_at >= bindparam("day"))
-    .correlate(Referral)
-    .scalar_subquery()
-)
-_DUE = (
-    select(
-        Referral.referee_id,
-        Referral.referrer_id,
-        Order.id.label("order_id"),
-        Order.paid_at,
-        func.row_number()
-        .over(partition_by=Referral.referrer_id, order_by=(Order.paid_at, Order.id))
-        .label("nth"),
-        _TODAY.label("today"),
-    )
-    .join(Order, Order.id == _FIRST_PAID)
-    .outerjoin(ReferralReward, ReferralReward.referee_id == Referral.referee_id)
-    .where(
-        ReferralReward.id.is_(None),
-        Order.status.in_([OrderStatus.PAID.value, OrderStatus.DELIVERED.value]),
-        Order.paid_at <= bindparam("cutoff"),
-    )
-    .subquery("due")
-)
-# Of each referrer's waiting referees, as many as today's cap still allows, and none of a
-# banned referrer (their rewards wait for the unban): a referrer at the cap, or banned, takes
-# no place in the batch however many wait, so the others are never starved. Both are read for
-# the waiting referees only (the banned through ix_users_banned).
-_BANNED = exists().where(User.id == _DUE.c.referrer_id, User.banned_at.is_not(None))
-_CANDIDATES = (
-    select(_DUE.c.referee_id, _DUE.c.referrer_id, _DUE.c.order_id)
-    .where(_DUE.c.nth + _DUE.c.today <= bindparam("cap"), ~_BANNED)
-    .order_by(_DUE.c.paid_at, _DUE.c.order_id)
-    .limit(bindparam("limit"))
-)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    referee_id: int
-    referrer_id: int
-    order_id: int
-
-
-async def candidates(
-    session: AsyncSession, now: datetime, hold: timedelta, limit: int, daily_cap: int
-) -> list[Candidate]:
-    """Referees whose first paid order has held (not refunded) for ``hold``, not yet rewarded,
-    oldest first: of each referrer, no more than ``daily_cap`` less today's rewards, and none
-    of a banned referrer.
-
-    A referee whose first paid order was refunded never qualifies (a later order does not
-    count): a first order bought and refunded earns nothing.
-    """
-    params = {"cutoff": now - hold, "day": _day_start(now), "cap": daily_cap, "limit": limit}
-    rows = await session.execute(_CANDIDATES, params)
-    return [Candidate(*row) for row in rows]
-
-
-@dataclass(frozen=True)
-class Granted:
-    reward_id: int
-    referrer_id: int
-    code: str
-    percent: int
-    language: str | None
-
-
-def _day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-async def grant(
-    session: AsyncSession,
-    candidate: Candidate,
-    *,
-    now: datetime,
-    percent: int,
-    daily_cap: int,
-) -> Granted | None:
-    """Make the referrer's reward for this referee (the caller holds a write transaction);
-    None if it exists already, the order was refunded meanwhile, today's cap is reached, or
-    the referrer is banned (the reward waits: an unban lets the next pass grant it)."""
-    referrer = await session.scalar(
-        select(User)
-        .where(User.id == candidate.referrer_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert referrer is not None  # the foreign key
-    if referrer.banned_at is not None:  # banned since the candidates were read: it waits
-        return None
-    made = await session.scalar(
-        select(ReferralReward.id).where(ReferralReward.referee_id == candidate.referee_id)
-    )
-    status = await session.scalar(select(Order.status).where(Order.id == candidate.order_id))
-    if made is not None or status not in (OrderStatus.PAID, OrderStatus.DELIVERED):
-        return None
-    today = await session.scalar(
-        select(func.count(ReferralReward.id)).where(
-            ReferralReward.referrer_id == candidate.referrer_id,
-            ReferralReward.created_at >= _day_start(now),
-        )
-    )
-    if (today or 0) >= daily_cap:
-        return None
-    spec = PromoSpec(
-        code=f"REF{secrets.token_hex(5).upper()}",
-        kind=PromoKind.PERCENT,
-        value=percent,
-        scope=PromoScope.SHOP,
-        max_uses=1,
-        per_user=1,
-    )
-    promo = await create(session, spec, owner_user_id=candidate.referrer_id)
-    reward = ReferralReward(
-        referee_id=candidate.referee_id,
-        referrer_id=candidate.referrer_id,
-        order_id=candidate.order_id,
-        promo_id=promo.id,
-        created_at=now,
-        notified_at=now,  # told after the commit, at most once; /referrals shows it anyway
-    )
-    session.add(reward)
-    await session.flush()
-    return Granted(reward.id, referrer.id, promo.code, percent, referrer.language_code)
