@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.models import Category, ItemKind, ItemStatus, Order, Product, StockItem
 from app.db.uow import transaction
 from app.i18n import translator
-from app.services import orders
+from app.services import reservations
 from tests.fake_api import FakeBotAPI
 from tests.harness import UpdateTracker
 
@@ -241,7 +241,9 @@ async def reserve_for(session_factory: SessionFactory, user_id: int, product_id:
     """A reservation made through the service (no chat), as Buy makes it; its payload."""
     user = TelegramUser(id=user_id, is_bot=False, first_name=f"Buyer{user_id}", language_code="en")
     async with transaction(session_factory) as session:
-        reservation = await orders.reserve(session, buyer=user, product_id=product_id, minutes=15)
+        reservation = await reservations.reserve(
+            session, buyer=user, product_id=product_id, minutes=15
+        )
     assert reservation.invoice is not None, reservation.status
     return reservation.invoice.payload
 

@@ -14,7 +14,7 @@ from app.db.base import utcnow
 from app.db.models import CartLine, ItemKind, ItemStatus, Order, OrderLine, OrderStatus, StockItem
 from app.db.uow import transaction
 from app.i18n import translator
-from app.services import cart, orders
+from app.services import cart, orders, reservations
 from tests.harness import RunningBot
 from tests.shop_helpers import (
     Customer,
@@ -411,7 +411,7 @@ async def test_a_cart_payment_whose_update_was_lost_is_found_and_delivered_once(
     second = await seed_product(factory, "Second", 6, ["S-1", "S-2", "S-3"])
     person = TelegramUser(id=BUYER, is_bot=False, first_name="Lost", language_code="en")
     async with transaction(factory) as session:
-        reservation = await orders.reserve_lines(
+        reservation = await reservations.reserve_lines(
             session, buyer=person, wanted=[(first, 2), (second, 3)], minutes=15
         )
     assert reservation.invoice is not None and reservation.invoice.amount == 26

@@ -14,7 +14,7 @@ from app.db.models import ItemStatus, OrderStatus, Product, StockItem
 from app.db.uow import transaction
 from app.handlers.catalog import card_text
 from app.i18n import translator
-from app.services import catalog, orders
+from app.services import catalog, reservations
 from app.services.availability import LEFT_CAP
 from app.services.catalog import OTHER, PAGE_SIZE
 from tests.big_shop import BigShop
@@ -86,7 +86,7 @@ async def test_product_card_tells_the_viewer_of_their_reservation(
     assert card.held_by_viewer is False and anonymous.held_by_viewer is False
     async with transaction(session_factory) as session:
         buyer = TelegramUser(id=42, is_bot=False, first_name="Buyer")
-        await orders.reserve(session, buyer=buyer, product_id=product, minutes=15)
+        await reservations.reserve(session, buyer=buyer, product_id=product, minutes=15)
     async with session_factory() as session:
         held = await catalog.product_card(session, product, viewer_id=42)
         other = await catalog.product_card(session, product, viewer_id=43)
@@ -104,7 +104,7 @@ async def test_stock_is_counted_exactly_up_to_the_cap(
     await BigShop(db_url).add_keys(plenty, LEFT_CAP + 5, "PLENTY")
     async with transaction(session_factory) as session:
         buyer = TelegramUser(id=42, is_bot=False, first_name="Buyer")
-        reservation = await orders.reserve(session, buyer=buyer, product_id=exact, minutes=15)
+        reservation = await reservations.reserve(session, buyer=buyer, product_id=exact, minutes=15)
     assert reservation.invoice is not None
     async with session_factory() as session:
         held = await catalog.product_card(session, exact)
@@ -132,7 +132,7 @@ async def test_a_claim_takes_available_items_before_expired_reservations(
     second = TelegramUser(id=43, is_bot=False, first_name="Second")
     third = TelegramUser(id=44, is_bot=False, first_name="Third")
     async with transaction(session_factory) as session:
-        one = await orders.reserve(session, buyer=first, product_id=product, minutes=15)
+        one = await reservations.reserve(session, buyer=first, product_id=product, minutes=15)
     async with transaction(session_factory) as session:
         await session.execute(
             update(StockItem)
@@ -140,9 +140,9 @@ async def test_a_claim_takes_available_items_before_expired_reservations(
             .values(reserved_until=utcnow() - timedelta(minutes=1))
         )
     async with transaction(session_factory) as session:
-        two = await orders.reserve(session, buyer=second, product_id=product, minutes=15)
+        two = await reservations.reserve(session, buyer=second, product_id=product, minutes=15)
     async with transaction(session_factory) as session:
-        three = await orders.reserve(session, buyer=third, product_id=product, minutes=15)
+        three = await reservations.reserve(session, buyer=third, product_id=product, minutes=15)
     assert one.invoice and two.invoice and three.invoice
     items = {item.id: item for item in await items_of(session_factory, product)}
     placed = {order.id: order for order in await orders_of(session_factory)}

@@ -20,10 +20,11 @@ from app.db.models import ItemStatus, Order, OrderStatus, PaymentSource, Refund,
 from app.db.uow import transaction
 from app.flows.delivery import Sent, deliver, send
 from app.i18n import translator
-from app.services import delivery, fulfilment, ledger, orders
+from app.services import delivery, fulfilment, ledger, pre_checkout, reservations
 from app.services.fulfilment import Settled, Settlement
 from app.services.ledger import ReportedPayment
-from app.services.orders import ReserveStatus, Verdict
+from app.services.pre_checkout import Verdict
+from app.services.reservations import ReserveStatus
 from tests.fake_api import FakeBotAPI
 from tests.shop_helpers import SessionFactory, items_of, orders_of, seed_product
 
@@ -38,9 +39,9 @@ def buyer(user_id: int, language_code: str = "en") -> TelegramUser:
 
 async def reserve(
     session_factory: SessionFactory, user_id: int, product_id: int
-) -> orders.Reservation:
+) -> reservations.Reservation:
     async with transaction(session_factory) as session:
-        return await orders.reserve(
+        return await reservations.reserve(
             session, buyer=buyer(user_id), product_id=product_id, minutes=15
         )
 
@@ -129,7 +130,7 @@ async def test_expired_reservation_is_taken_over(session_factory: SessionFactory
     assert (old.status, new.status) == (OrderStatus.EXPIRED, OrderStatus.PENDING)
     assert old.stock_item_id == new.stock_item_id
     async with transaction(session_factory) as session:
-        verdict = await orders.check_pre_checkout(
+        verdict = await pre_checkout.check_pre_checkout(
             session, user_id=5000, payload=old.payload, currency="XTR", total_amount=10
         )
     assert verdict is Verdict.EXPIRED
@@ -149,7 +150,7 @@ async def test_pre_checkout_ok_extends_a_reservation_about_to_expire(
         await session.execute(update(StockItem).values(reserved_until=soon))  # held together
         await session.commit()
     async with transaction(session_factory) as session:
-        verdict = await orders.check_pre_checkout(
+        verdict = await pre_checkout.check_pre_checkout(
             session,
             user_id=5000,
             payload=reservation.invoice.payload,
@@ -168,14 +169,14 @@ async def test_pre_checkout_refuses_another_users_invoice(session_factory: Sessi
     reservation = await reserve(session_factory, 5000, product_id)
     assert reservation.invoice is not None
     async with transaction(session_factory) as session:
-        verdict = await orders.check_pre_checkout(
+        verdict = await pre_checkout.check_pre_checkout(
             session,
             user_id=5999,
             payload=reservation.invoice.payload,
             currency="XTR",
             total_amount=10,
         )
-        unknown = await orders.check_pre_checkout(
+        unknown = await pre_checkout.check_pre_checkout(
             session, user_id=5000, payload="no-such-payload", currency="XTR", total_amount=10
         )
     assert (verdict, unknown) == (Verdict.FOREIGN, Verdict.UNKNOWN)
@@ -300,9 +301,9 @@ async def test_the_unit_cap_is_exact_under_concurrent_presses(
         await seed_product(session_factory, f"P{n}", 3, [f"P{n}-1", f"P{n}-2"]) for n in range(5)
     ]
 
-    async def press(product_id: int) -> orders.Reservation:
+    async def press(product_id: int) -> reservations.Reservation:
         async with transaction(session_factory) as session:
-            return await orders.reserve(
+            return await reservations.reserve(
                 session,
                 buyer=buyer(5000),
                 product_id=product_id,

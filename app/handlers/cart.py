@@ -26,7 +26,7 @@ from app.i18n import Translator
 from app.keyboards import buyer as kb
 from app.services import cart, catalog
 from app.services.cart import CartFullError, CartView
-from app.services.orders import Reservation, ReserveStatus
+from app.services.reservations import Reservation, ReserveStatus
 
 
 def _item_line(t: Translator, item: cart.CartItem) -> str:

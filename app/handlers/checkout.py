@@ -23,10 +23,12 @@ from app.flows import payments
 from app.handlers.screens import tell
 from app.i18n import Translator
 from app.keyboards.buyer import BuyCb, BuyQtyCb
-from app.services import orders
+from app.services import reservations
 from app.services.ledger import ReportedPayment
-from app.services.orders import CURRENCY, Invoice, Reservation, ReserveStatus, Verdict
+from app.services.orders import CURRENCY
+from app.services.pre_checkout import Verdict, check_pre_checkout
 from app.services.products import STARS_INVOICE_MAX
+from app.services.reservations import Invoice, Reservation, ReserveStatus
 
 log = structlog.get_logger(__name__)
 INVOICE_TITLE_LIMIT = 32
@@ -99,7 +101,7 @@ async def place(
 ) -> tuple[Placed, Reservation]:
     """Reserve every unit of ``wanted`` in one transaction, then send one invoice for all."""
     async with uow.write(session):
-        result = await orders.reserve_lines(
+        result = await reservations.reserve_lines(
             session,
             buyer=query.from_user,
             wanted=wanted,
@@ -116,7 +118,7 @@ async def place(
         log.warning("invoice not sent", order_id=invoice.order_id, error=exc.message)
         if not invoice.reused:
             async with uow.write(session):
-                await orders.release(session, invoice.order_id)
+                await reservations.release(session, invoice.order_id)
         return Placed.NOT_SENT, result
     return (Placed.RESENT if invoice.reused else Placed.SENT), result
 
@@ -224,7 +226,7 @@ async def pre_checkout(query: PreCheckoutQuery, session: AsyncSession, t: Transl
     (rows locked by another transaction) is rolled back and answered "not ok"."""
     try:
         async with asyncio.timeout(PRE_CHECKOUT_BUDGET), uow.write(session):
-            verdict = await orders.check_pre_checkout(
+            verdict = await check_pre_checkout(
                 session,
                 user_id=query.from_user.id,
                 payload=query.invoice_payload,

@@ -31,10 +31,11 @@ from app.handlers.admin.common import command_args
 from app.handlers.checkout import INVOICE_DESCRIPTION_LIMIT, clip, invoice_texts, refusal
 from app.i18n import Translator
 from app.keyboards.buyer import PromoCartCb, PromoCb
-from app.services import cart, discounts, orders
+from app.services import cart, discounts, reservations
 from app.services.discounts import Priced
-from app.services.orders import CURRENCY, Invoice
+from app.services.orders import CURRENCY
 from app.services.promo import PromoRefusedError
+from app.services.reservations import Invoice
 
 log = structlog.get_logger(__name__)
 
@@ -92,7 +93,7 @@ async def code_typed(
     refused: PromoRefusedError | None = None
     priced: Priced | None = None
     async with write(session):
-        result = await orders.reserve_lines(
+        result = await reservations.reserve_lines(
             session,
             buyer=buyer,
             wanted=wanted,
@@ -117,7 +118,7 @@ async def code_typed(
     sent = await _priced(message, bot, t, priced, refused, full_price=invoice)
     if not sent and not invoice.reused:  # no invoice to pay it with: the units go back
         async with write(session):
-            await orders.release(session, invoice.order_id)
+            await reservations.release(session, invoice.order_id)
 
 
 async def code_command(

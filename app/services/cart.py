@@ -1,9 +1,9 @@
 """A buyer's cart: products and quantities, kept in ``cart_lines`` (one row per product).
 
 The cart holds nothing: stock is claimed only when the buyer pays the cart (one order for
-all of it, :func:`app.services.orders.reserve_lines`), and the products bought leave the cart
-when the payment settles (:func:`bought`). A cart lives in the database, so it survives
-restarts and is the same on every replica. Nothing here commits or calls Telegram.
+all of it, :func:`app.services.reservations.reserve_lines`), and the products bought leave
+the cart when the payment settles (:func:`bought`). A cart lives in the database, so it
+survives restarts and is the same on every replica. Nothing here commits or calls Telegram.
 """
 
 from __future__ import annotations

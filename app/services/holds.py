@@ -3,8 +3,9 @@
 Every unit of an order is a stock item whose ``order_id`` is the order, reserved until the
 order's ``expires_at`` or sold to it (an order of the release before order lines has one unit,
 ``orders.stock_item_id``, whose ``order_id`` is unset). These are the primitives
-:mod:`app.services.orders` (reservations, pre-checkout) and :mod:`app.services.fulfilment` (a
-payment's settlement) build on; the claims' SQL is :mod:`app.services.availability`'s.
+:mod:`app.services.reservations`, :mod:`app.services.pre_checkout` and
+:mod:`app.services.fulfilment` (a payment's settlement) build on; the claims' SQL is
+:mod:`app.services.availability`'s.
 
 Claims take items with ``FOR NO KEY UPDATE SKIP LOCKED ... LIMIT n`` on PostgreSQL, so
 concurrent buyers never wait on each other and never get the same item. SKIP LOCKED never
