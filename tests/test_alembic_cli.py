@@ -89,7 +89,7 @@ def test_failing_revision_is_reported_and_rolled_back(pg_url: URL, tmp_path: Pat
 def test_authoring_a_revision_with_autogenerate(pg_url: URL, tmp_path: Path) -> None:
     """The workflow of the README: change a model, check, autogenerate, upgrade, downgrade."""
     project = copy_project(tmp_path)
-    models = project / "app" / "db" / "models.py"
+    models = project / "app" / "db" / "models" / "catalog.py"
     source = models.read_text()
     anchor = '    position: Mapped[int] = mapped_column(default=0, server_default="0")\n'
     assert anchor in source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -21,6 +22,11 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def sql_values(enum_cls: type[enum.StrEnum]) -> str:
+    """The members' values as SQL literals, for a check constraint's ``IN (...)``."""
+    return ", ".join(f"'{member.value}'" for member in enum_cls)
 
 
 class Base(DeclarativeBase):
