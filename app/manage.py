@@ -178,10 +178,12 @@ class ShopCommand(Mode):
 COMMAND = ShopCommand()
 
 
-def _command(commands: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+def command_parser(
+    commands: Any, name: str, *, mode: ShopCommand = COMMAND, **kwargs: Any
+) -> argparse.ArgumentParser:
     """A shop command's parser; it also takes ``--no-migrate`` after the command's name."""
     parser: argparse.ArgumentParser = commands.add_parser(name, **kwargs)
-    parser.set_defaults(mode=COMMAND)
+    parser.set_defaults(mode=mode)
     # SUPPRESS: when absent here, the value given before the command (or False) stays.
     parser.add_argument(
         "--no-migrate", action="store_true", default=argparse.SUPPRESS, help=NO_MIGRATE_HELP
@@ -194,7 +196,7 @@ def register_commands(commands: Any) -> None:
     product = commands.add_parser("product", help="add and list products")
     product_commands = product.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    add = _command(product_commands, "add", help="add a product (and its category if new)")
+    add = command_parser(product_commands, "add", help="add a product (and its category if new)")
     add.add_argument("--slug", required=True, help="short id: a-z, 0-9 and dashes")
     add.add_argument("--title", required=True)
     add.add_argument("--price", required=True, help="price in Telegram Stars (whole number)")
@@ -202,12 +204,12 @@ def register_commands(commands: Any) -> None:
     add.add_argument("--description", default="")
     add.set_defaults(handler=product_add)
 
-    listing = _command(product_commands, "list", help="products with stock counts")
+    listing = command_parser(product_commands, "list", help="products with stock counts")
     listing.set_defaults(handler=product_list)
 
     stock_parser = commands.add_parser("stock", help="upload stock")
     stock_commands = stock_parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    upload = _command(
+    upload = command_parser(
         stock_commands,
         "import",
         help="add items from a text file, one per line (duplicates are skipped)",
@@ -224,7 +226,7 @@ def register_commands(commands: Any) -> None:
     upload.add_argument("file", metavar="FILE", help="a .txt or .csv file, or - for stdin")
     upload.set_defaults(handler=stock_import)
 
-    promo_cli.register(commands, _command)
+    promo_cli.register(commands, command_parser)
     migrations_cli.register(commands).set_defaults(mode=COMMAND)
 
 

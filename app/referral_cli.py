@@ -22,7 +22,7 @@ from app.command_errors import EXIT_OK, refuse_input
 from app.config import DatabaseSettings, Settings, load_settings
 from app.db.base import utcnow
 from app.db.uow import read, write
-from app.manage import NO_MIGRATE_HELP, ShopCommand
+from app.manage import ShopCommand, command_parser
 from app.services import referral_terms
 from app.services.products import ShopInputError
 from app.services.referral_terms import TERMS, Terms
@@ -97,25 +97,18 @@ async def set_term(args: argparse.Namespace, factory: async_sessionmaker[AsyncSe
     return EXIT_OK
 
 
-def _command(commands: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = commands.add_parser(name, **kwargs)
-    parser.set_defaults(mode=COMMAND)
-    parser.add_argument(
-        "--no-migrate", action="store_true", default=argparse.SUPPRESS, help=NO_MIGRATE_HELP
-    )
-    return parser
-
-
 def register(commands: Any) -> None:
     """Add ``referral`` to the CLI."""
     parser = commands.add_parser("referral", help="show and set the referral programme's terms")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    _command(actions, "show", help="the terms in force, and where each comes from").set_defaults(
-        handler=show
+    showing = command_parser(
+        actions, "show", mode=COMMAND, help="the terms in force, and where each comes from"
     )
-    setting = _command(
+    showing.set_defaults(handler=show)
+    setting = command_parser(
         actions,
         "set",
+        mode=COMMAND,
         help="set one term",
         description="e.g. referral set percent 15, referral set hold 7, referral set cap 5; "
         "referral set cap default gives the term back to the environment",

@@ -23,7 +23,6 @@ from app.db.base import utcnow
 from app.db.models import (
     ItemStatus,
     Order,
-    OrderLine,
     OrderStatus,
     Payment,
     PendingPayment,
@@ -39,8 +38,8 @@ from app.services.delivery import Goods
 from app.services.holds import check_units, claim_again, held_units, own_units
 from app.services.orders import (
     BY_PAYLOAD,
-    CURRENCY,
     Line,
+    add_order,
     from_cart,
     fully_held,
     lines_of,
@@ -168,7 +167,7 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     lines = await lines_of(session, order)
     if order.telegram_payment_charge_id is not None or order.user_id != payment.user_id:
         # The invoice was paid again, or by someone else: a new purchase of the same lines.
-        order = await _second_purchase(session, payment, order, lines, now)
+        order = await _second_purchase(session, payment, lines, now)
         units = []
     wanted = [(line.product_id, line.quantity) for line in lines]
     late = order.status != OrderStatus.PENDING or not fully_held(lines, units)
@@ -226,31 +225,18 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
 
 
 async def _second_purchase(
-    session: AsyncSession, payment: Payment, paid: Order, lines: list[Line], now: datetime
+    session: AsyncSession, payment: Payment, lines: list[Line], now: datetime
 ) -> Order:
+    """The same invoice paid again (or by someone else): a new order of the same lines."""
     await ensure_user(session, payment.user_id)
-    order = Order(
+    return await add_order(
+        session,
         user_id=payment.user_id,
-        product_id=paid.product_id,
-        payload=new_payload(),
+        lines=lines,
         amount=payment.amount,
-        currency=CURRENCY,
-        status=OrderStatus.PENDING.value,
+        payload=new_payload(),
         expires_at=now,
     )
-    session.add(order)
-    await session.flush()
-    session.add_all(
-        OrderLine(
-            order_id=order.id,
-            product_id=line.product_id,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-        )
-        for line in lines
-    )
-    await session.flush()
-    return order
 
 
 async def _open_refund(

@@ -19,11 +19,12 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ItemStatus, Order, OrderLine, Product, StockItem
+from app.db.models import ItemStatus, Order, OrderLine, OrderStatus, Product, StockItem
 
 CURRENCY = "XTR"
 
@@ -124,3 +125,40 @@ def fully_held(lines: Sequence[Line], units: Sequence[StockItem]) -> bool:
     """Every unit of every line is reserved by the order (and nothing else is)."""
     reserved = Counter(item.product_id for item in units if item.status == ItemStatus.RESERVED)
     return reserved == Counter({line.product_id: line.quantity for line in lines})
+
+
+async def add_order(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    lines: Sequence[Line],
+    amount: int,
+    payload: str,
+    expires_at: datetime,
+    stock_item_id: int | None = None,
+) -> Order:
+    """A pending order of ``lines`` (its ``product_id`` the first line's, as the release before
+    carts reads it), flushed with its order lines."""
+    order = Order(
+        user_id=user_id,
+        product_id=lines[0].product_id,
+        stock_item_id=stock_item_id,
+        payload=payload,
+        amount=amount,
+        currency=CURRENCY,
+        status=OrderStatus.PENDING.value,
+        expires_at=expires_at,
+    )
+    session.add(order)
+    await session.flush()
+    session.add_all(
+        OrderLine(
+            order_id=order.id,
+            product_id=line.product_id,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in lines
+    )
+    await session.flush()
+    return order

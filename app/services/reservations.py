@@ -31,10 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import DEFAULT_MAX_QUANTITY
 from app.db.base import utcnow
-from app.db.models import ItemStatus, Order, OrderLine, OrderStatus, Product, StockItem
+from app.db.models import ItemStatus, Order, OrderStatus, Product, StockItem
 from app.services.holds import claim_units, held_units, hold
 from app.services.live_reservations import end_reservations, live_orders
-from app.services.orders import CURRENCY, Line, Quote, new_payload, products_of, quote
+from app.services.orders import Line, Quote, add_order, new_payload, products_of, quote
 from app.services.products import STARS_INVOICE_MAX
 from app.services.users import upsert_user
 
@@ -199,26 +199,14 @@ async def reserve_lines(
         extra = [item for items in own.values() for item in items if item.id not in kept]
         await end_reservations(session, [held.order_id for held in replaced], extra)
     expires_at = now + timedelta(minutes=minutes)
-    order = Order(
+    order = await add_order(
+        session,
         user_id=buyer.id,
-        product_id=quoted.lines[0].product_id,
-        stock_item_id=taken[0].id,
-        payload=new_payload(from_cart=cart),
+        lines=quoted.lines,
         amount=quoted.total,
-        currency=CURRENCY,
-        status=OrderStatus.PENDING.value,
+        payload=new_payload(from_cart=cart),
         expires_at=expires_at,
-    )
-    session.add(order)
-    await session.flush()
-    session.add_all(
-        OrderLine(
-            order_id=order.id,
-            product_id=line.product_id,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-        )
-        for line in quoted.lines
+        stock_item_id=taken[0].id,
     )
     await hold(session, order, taken, expires_at)
     await session.flush()
