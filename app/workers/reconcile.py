@@ -28,7 +28,12 @@ from app.services.refunds import RefundTarget
 log = structlog.get_logger(__name__)
 
 LEASE = "reconcile"
-LEASE_TTL = timedelta(seconds=60)  # renewed with every page
+# Renewed with every page; a page is one getStarTransactions call (bounded by PAGE_TIMEOUT)
+# and one short transaction. Short, so that after a crash (kill -9 mid-pass) the next process
+# reconciles within seconds: a pass that stalls past it loses the lease, and its page's
+# transaction, which checks the lease, is rolled back.
+LEASE_TTL = timedelta(seconds=20)
+PAGE_TIMEOUT = 10  # seconds for one getStarTransactions request
 PAGE = 100  # getStarTransactions' largest limit
 OVERLAP = 20
 SETTLE_CONCURRENCY = 8
@@ -57,7 +62,9 @@ async def reconcile(
     try:
         offset = max(0, checkpoint - OVERLAP)
         while True:
-            page = await bot.get_star_transactions(offset=offset, limit=PAGE)
+            page = await bot.get_star_transactions(
+                offset=offset, limit=PAGE, request_timeout=PAGE_TIMEOUT
+            )
             report.pages += 1
             transactions = page.transactions
             async with transaction(factory) as session:
