@@ -1,6 +1,11 @@
 """Fixtures: a fresh database per test on real PostgreSQL and on SQLite, the fake Bot API, and
 the real Dispatcher polling it in-process. The helpers behind them live in :mod:`tests.harness`.
 
+``db_url`` is an empty database (the migration tests start there); ``migrated_db_url`` one at
+head, a copy of a database the run migrated once (``CREATE DATABASE … TEMPLATE`` on
+PostgreSQL, a file copy on SQLite), which the ``engine`` and ``shop`` fixtures use: the bot
+still checks the schema at its start, and finds it at head.
+
 PostgreSQL comes from ``TEST_DATABASE_URL`` (default: the loopback server with trust auth),
 Redis from ``TEST_REDIS_URL`` (default: the loopback server, database 0). Without a reachable
 server its tests are skipped with a loud reason, except under ``CI=true``, where that fails the
@@ -10,7 +15,10 @@ run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -92,11 +100,63 @@ def db_url(request: pytest.FixtureRequest) -> URL:
     return url
 
 
+async def _migrate(url: URL) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate(engine, make_settings(url))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template(postgres_available: bool) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per run, copied for each test."""
+    url = asyncio.run(create_pg_database())
+    try:
+        asyncio.run(_migrate(url))
+        yield str(url.database)
+    finally:
+        asyncio.run(drop_pg_database(url))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per run, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "market.db"
+    asyncio.run(_migrate(normalize_database_url(f"sqlite:///{path}")))
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all of it in the file
+    return path
+
+
 @pytest.fixture
-async def engine(db_url: URL) -> AsyncIterator[AsyncEngine]:
-    """An engine on a fresh database migrated to head in-process."""
-    engine = create_engine(db_url)
-    await migrate(engine, make_settings(db_url))
+def migrated_pg_url(pg_template: str) -> Iterator[URL]:
+    url = asyncio.run(create_pg_database(template=pg_template))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_pg_database(url))
+
+
+@pytest.fixture
+def migrated_sqlite_url(sqlite_template: Path, tmp_path: Path) -> URL:
+    target = tmp_path / "market.db"
+    shutil.copyfile(sqlite_template, target)
+    return normalize_database_url(f"sqlite:///{target}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_db_url(request: pytest.FixtureRequest) -> URL:
+    """A database at head, on SQLite and on PostgreSQL (each test that takes it runs twice)."""
+    fixture = "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
+    url: URL = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+async def engine(migrated_db_url: URL) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh database at head."""
+    engine = create_engine(migrated_db_url)
     yield engine
     await engine.dispose()
 
@@ -114,13 +174,15 @@ async def fake_api() -> AsyncIterator[FakeBotAPI]:
 
 @pytest.fixture
 async def shop(
-    fake_api: FakeBotAPI, db_url: URL, request: pytest.FixtureRequest
+    fake_api: FakeBotAPI, migrated_db_url: URL, request: pytest.FixtureRequest
 ) -> AsyncIterator[RunningBot]:
-    """The whole bot, polling the fake Bot API, on a fresh database (SQLite and PostgreSQL).
+    """The whole bot, polling the fake Bot API, on a fresh database at head (SQLite and
+    PostgreSQL).
 
     ``@pytest.mark.settings(auto_refund=False, …)`` changes the bot's settings.
     """
     marker = request.node.get_closest_marker("settings")
     extra = marker.kwargs if marker is not None else {}
-    async with running_bot(fake_api, make_settings(db_url, fake_api.url, **extra)) as running:
+    settings = make_settings(migrated_db_url, fake_api.url, **extra)
+    async with running_bot(fake_api, settings) as running:
         yield running

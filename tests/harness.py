@@ -65,12 +65,14 @@ async def probe_redis() -> None:
         await client.aclose()
 
 
-async def create_pg_database() -> URL:
-    """A fresh, empty PostgreSQL database; returns its (normalised) URL."""
+async def create_pg_database(template: str | None = None) -> URL:
+    """A fresh PostgreSQL database, empty or a copy of ``template``; returns its (normalised)
+    URL."""
     name = f"test_{uuid.uuid4().hex[:16]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     connection = await asyncpg.connect(admin_dsn())
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await connection.close()
     return normalize_database_url(TEST_DATABASE_URL).set(database=name)

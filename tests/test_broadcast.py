@@ -182,7 +182,7 @@ async def test_banned_users_are_neither_counted_nor_told(shop: RunningBot) -> No
 
 
 async def test_a_fresh_bot_resumes_a_running_broadcast_where_it_stopped(
-    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+    fake_api: FakeBotAPI, migrated_db_url: URL, session_factory: SessionFactory
 ) -> None:
     await seed_users(session_factory, fake_api, range(4001, 4011))
     fake_api.start_bot(ADMIN_ID)  # the owner gets the report
@@ -191,7 +191,7 @@ async def test_a_fresh_bot_resumes_a_running_broadcast_where_it_stopped(
     leased = await seed_broadcast(
         session_factory, "Not mine", lease_until=utcnow() + timedelta(hours=1)
     )
-    async with running_bot(fake_api, make_settings(db_url, fake_api.url)):
+    async with running_bot(fake_api, make_settings(migrated_db_url, fake_api.url)):
         report = await wait_report(fake_api, resumed)
     assert report == f"Broadcast #{resumed} done: delivered 10, blocked the bot 0, failed 0."
     assert recipients(fake_api) == list(range(4005, 4011))
@@ -204,7 +204,7 @@ async def test_a_fresh_bot_resumes_a_running_broadcast_where_it_stopped(
 
 
 async def test_shutdown_gives_the_lease_back_and_a_restart_finishes(
-    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+    fake_api: FakeBotAPI, migrated_db_url: URL, session_factory: SessionFactory
 ) -> None:
     await seed_users(session_factory, fake_api, range(5001, 5006))
     fake_api.start_bot(ADMIN_ID)  # the owner gets the report
@@ -217,7 +217,7 @@ async def test_shutdown_gives_the_lease_back_and_a_restart_finishes(
             await release.wait()
 
     fake_api.on_call("sendMessage", hang_on_the_third_user)
-    settings = make_settings(db_url, fake_api.url)
+    settings = make_settings(migrated_db_url, fake_api.url)
     async with running_bot(fake_api, settings):
         await asyncio.wait_for(reached.wait(), timeout=30)
     # Stopped mid-send: progress up to the second user is saved and the lease is free.
@@ -235,7 +235,7 @@ async def test_shutdown_gives_the_lease_back_and_a_restart_finishes(
 
 @pytest.mark.parametrize("interference", ["takeover", "cancel"])
 async def test_a_sender_stops_when_it_lost_the_lease_or_was_cancelled(
-    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory, interference: str
+    fake_api: FakeBotAPI, migrated_db_url: URL, session_factory: SessionFactory, interference: str
 ) -> None:
     await seed_users(session_factory, fake_api, [6001, 6002, 6003])
     broadcast_id = await seed_broadcast(session_factory, "Once")
@@ -251,7 +251,7 @@ async def test_a_sender_stops_when_it_lost_the_lease_or_was_cancelled(
             await session.commit()
 
     fake_api.on_call("sendMessage", interfere)
-    bot = create_bot(make_settings(db_url, fake_api.url))
+    bot = create_bot(make_settings(migrated_db_url, fake_api.url))
     try:
         sender = BroadcastSender(bot, session_factory, RateLimiter(1000), broadcast_id)
         assert await sender.run() is False

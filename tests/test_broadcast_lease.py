@@ -25,7 +25,7 @@ SLOW = 0.5  # seconds before the fake answers a failing send
 
 
 async def test_two_replicas_and_a_slow_failing_telegram_send_each_user_one_copy(
-    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+    fake_api: FakeBotAPI, migrated_db_url: URL, session_factory: SessionFactory
 ) -> None:
     users = list(range(7001, 7006))
     await seed_users(session_factory, fake_api, users)
@@ -35,7 +35,7 @@ async def test_two_replicas_and_a_slow_failing_telegram_send_each_user_one_copy(
     fake_api.fail_next("sendMessage", 500, "Internal Server Error", chat_id=7003, delay=SLOW)
     broadcast_id = await seed_broadcast(session_factory, "Once each")
 
-    settings = make_settings(db_url, fake_api.url)
+    settings = make_settings(migrated_db_url, fake_api.url)
     bots = [create_bot(settings) for _ in range(2)]
     replicas = [
         BroadcastManager(bot, session_factory, rate=1000, lease_seconds=SHARED_LEASE)
@@ -62,12 +62,12 @@ async def test_two_replicas_and_a_slow_failing_telegram_send_each_user_one_copy(
 
 
 async def test_a_recipient_whose_retries_would_outlast_the_lease_is_given_up(
-    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+    fake_api: FakeBotAPI, migrated_db_url: URL, session_factory: SessionFactory
 ) -> None:
     await seed_users(session_factory, fake_api, [7101, 7102])
     fake_api.fail_next("sendMessage", 502, "Bad Gateway", chat_id=7101, delay=SLOW, times=10)
     broadcast_id = await seed_broadcast(session_factory, "Budget")
-    bot = create_bot(make_settings(db_url, fake_api.url))
+    bot = create_bot(make_settings(migrated_db_url, fake_api.url))
     try:
         sender = BroadcastSender(
             bot, session_factory, RateLimiter(1000), broadcast_id, lease_seconds=LEASE

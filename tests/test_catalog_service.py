@@ -95,13 +95,13 @@ async def test_product_card_tells_the_viewer_of_their_reservation(
 
 
 async def test_stock_is_counted_exactly_up_to_the_cap(
-    session_factory: SessionFactory, db_url: URL
+    session_factory: SessionFactory, migrated_db_url: URL
 ) -> None:
     """Below LEFT_CAP the card's count is exact (expired reservations included); at the cap
     it stops, and the card reads "999+"."""
     exact = await seed_product(session_factory, "Exact", 5, ["E1", "E2", "E3"])
     plenty = await seed_product(session_factory, "Plenty", 5)
-    await BigShop(db_url).add_keys(plenty, LEFT_CAP + 5, "PLENTY")
+    await BigShop(migrated_db_url).add_keys(plenty, LEFT_CAP + 5, "PLENTY")
     async with transaction(session_factory) as session:
         buyer = TelegramUser(id=42, is_bot=False, first_name="Buyer")
         reservation = await reservations.reserve(session, buyer=buyer, product_id=exact, minutes=15)

@@ -190,16 +190,17 @@ async def _python_m_app(url: URL, cwd: Path, *args: str, stdin: bytes = b"") -> 
 
 
 async def test_python_m_app_commands_as_processes(
-    db_url: URL, session_factory: SessionFactory, tmp_path: Path
+    migrated_db_url: URL, session_factory: SessionFactory, tmp_path: Path
 ) -> None:
     product_id = await seed_product(session_factory, "Key", 10, ["OLD"], slug="key")
     imported, duplicate = await asyncio.gather(
         _python_m_app(
-            db_url, tmp_path, "stock", "import", "--product", "key", "-",
+            migrated_db_url, tmp_path, "stock", "import", "--product", "key", "-",
             stdin=b"S1\n\nS2\nOLD\nS1\n",
         ),
         _python_m_app(
-            db_url, tmp_path, "product", "add", "--slug", "key", "--title", "K", "--price", "7"
+            migrated_db_url, tmp_path,
+            "product", "add", "--slug", "key", "--title", "K", "--price", "7",
         ),
     )  # fmt: skip
     assert (imported.code, imported.err) == (0, ""), imported

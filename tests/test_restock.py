@@ -237,7 +237,7 @@ async def test_file_goods_from_stockfiles_tell_the_watchers_once(shop: RunningBo
 
 @FAST
 async def test_a_cli_import_while_the_bot_runs_tells_the_watchers(
-    shop: RunningBot, db_url: URL, tmp_path: Path
+    shop: RunningBot, migrated_db_url: URL, tmp_path: Path
 ) -> None:
     api, factory = shop.api, shop.session_factory
     await seed_product(factory, "Game key", 10, slug="game-key")
@@ -245,7 +245,7 @@ async def test_a_cli_import_while_the_bot_runs_tells_the_watchers(
     for buyer in buyers:
         await watch(buyer, "Game key")
     env = clean_env()  # no BOT_TOKEN: the shop commands need only the database
-    env.update(DATABASE_URL=url_env(db_url), LOG_FORMAT="json", SCHEMA_WAIT_TIMEOUT="5")
+    env.update(DATABASE_URL=url_env(migrated_db_url), LOG_FORMAT="json", SCHEMA_WAIT_TIMEOUT="5")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", "--no-migrate", "stock", "import", "--product", "game-key",
         "-",
@@ -265,7 +265,7 @@ async def test_a_cli_import_while_the_bot_runs_tells_the_watchers(
 
 
 async def test_a_stopped_sender_resumes_and_tells_nobody_twice(
-    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+    fake_api: FakeBotAPI, migrated_db_url: URL, session_factory: SessionFactory
 ) -> None:
     users = list(range(5401, 5406))
     fake_api.start_bot(*users)
@@ -293,7 +293,7 @@ async def test_a_stopped_sender_resumes_and_tells_nobody_twice(
     fake_api.on_call("sendMessage", third_send)
     # The third watcher's first send hangs, then fails (nothing delivered): the bot stops then.
     fake_api.fail_next("sendMessage", 502, "Bad Gateway", chat_id=5403, delay=60)
-    settings = make_settings(db_url, fake_api.url, broadcast_poll_interval=0.2)
+    settings = make_settings(migrated_db_url, fake_api.url, broadcast_poll_interval=0.2)
     async with running_bot(fake_api, settings):
         await asyncio.wait_for(reached.wait(), timeout=30)
     (stopped,) = await restock_alerts(session_factory)
@@ -318,7 +318,7 @@ async def test_a_stopped_sender_resumes_and_tells_nobody_twice(
 
 
 async def test_a_products_alerts_go_one_at_a_time_and_end_when_it_is_off_sale(
-    fake_api: FakeBotAPI, db_url: URL, session_factory: SessionFactory
+    fake_api: FakeBotAPI, migrated_db_url: URL, session_factory: SessionFactory
 ) -> None:
     product = await seed_product(session_factory, "Game key", 10, slug="game-key")
 
@@ -347,7 +347,7 @@ async def test_a_products_alerts_go_one_at_a_time_and_end_when_it_is_off_sale(
     assert await restock("K3") is None  # both running alerts cover every watch
     assert await claimable() == [first]  # the second waits for the first
 
-    bot = create_bot(make_settings(db_url, fake_api.url))
+    bot = create_bot(make_settings(migrated_db_url, fake_api.url))
     try:
         limiter = RateLimiter(1000)
         assert await BroadcastSender(bot, session_factory, limiter, second).run() is False

@@ -44,7 +44,7 @@ async def _alembic(url: URL, *args: str) -> None:
 
 
 async def test_down_keeps_each_orders_first_review_and_up_again(
-    engine: AsyncEngine, db_url: URL
+    engine: AsyncEngine, migrated_db_url: URL
 ) -> None:
     factory = create_session_factory(engine)
     alpha = await seed_product(factory, "Alpha", 10)
@@ -62,7 +62,7 @@ async def test_down_keeps_each_orders_first_review_and_up_again(
     assert await _counters(factory) == [("Alpha", 1, 2), ("Beta", 1, 5)]
     await engine.dispose()
 
-    await _alembic(db_url, "downgrade", _before_index())
+    await _alembic(migrated_db_url, "downgrade", _before_index())
     async with factory() as session:
         kept = [(r.product_id, r.text) for r in await session.scalars(select(Review))]
         assert await session.get(Order, order_id) is not None
@@ -70,9 +70,9 @@ async def test_down_keeps_each_orders_first_review_and_up_again(
     assert await _counters(factory) == [("Alpha", 1, 2), ("Beta", 0, 0)]
     await engine.dispose()
 
-    await _alembic(db_url, "upgrade", "head")
+    await _alembic(migrated_db_url, "upgrade", "head")
     async with factory() as session:
         await add_review(session, BUYER, order_id, 4, "beta again", product_id=beta)
         await session.commit()
     assert await _counters(factory) == [("Alpha", 1, 2), ("Beta", 1, 4)]
-    assert await heads_of(db_url) == (head(),)
+    assert await heads_of(migrated_db_url) == (head(),)
