@@ -239,6 +239,8 @@ async def pre_checkout(query: PreCheckoutQuery, session: AsyncSession, t: Transl
         return
     if verdict is Verdict.OK:
         await query.answer(ok=True)
+    elif verdict is Verdict.BANNED:
+        await query.answer(ok=False, error_message=t("buyer.banned"))
     else:
         await query.answer(ok=False, error_message=t(f"buyer.pre_checkout.{verdict.value}"))
 

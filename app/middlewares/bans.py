@@ -2,9 +2,10 @@
 
 A banned user's message gets one short "access restricted" answer (at most one per
 :data:`NOTICE_PERIOD` per user, so a banned user cannot make the bot talk), a button press an
-answer with the same text, and a pre-checkout query is refused. The pre-checkout query, the
-last step before the money is taken, is checked against the database itself (one primary-key
-read), so a ban set a moment ago on another replica refuses it too.
+answer with the same text. The pre-checkout query, the last step before the money is taken,
+passes here: its own check reads the ban from the database with the order, in the same round
+trip (:mod:`app.services.pre_checkout`), so a ban set a moment ago on another replica refuses
+it too, with the same text.
 
 Every other update checks its own user only (``users.banned_at``, set by ``/ban`` or the web
 panel): one primary-key read in a session of its own, whose answer is kept for
@@ -43,7 +44,12 @@ NOTICE_PERIOD = 600.0  # seconds: one "access restricted" message per banned use
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-def _is_payment(update: Update) -> bool:
+def _passes(update: Update) -> bool:
+    """A payment is settled whoever made it; a pre-checkout query's own check reads the ban
+    from the database with the order (a ban of a second ago counts: app.services.pre_checkout).
+    """
+    if update.pre_checkout_query is not None:
+        return True
     message = update.message
     return message is not None and (
         message.successful_payment is not None or message.refunded_payment is not None
@@ -100,23 +106,10 @@ class BanMiddleware(BaseMiddleware):
         self._remember(user_id, banned)
         return banned
 
-    async def _banned_now(self, user_id: int) -> bool:
-        """The database's answer, for the pre-checkout query (a ban of a second ago counts)."""
-        try:
-            banned = await self._read(user_id)
-        except Exception as exc:  # the answer read before still applies
-            log.warning("could not read the ban", error=type(exc).__name__)
-            known = self._answers.get(user_id)
-            return known is not None and known[1]
-        self._remember(user_id, banned)
-        return banned
-
     async def _refuse(self, event: Update, user: User) -> None:
         t = translator(user.language_code)
         text = t("buyer.banned")
-        if event.pre_checkout_query is not None:
-            await event.pre_checkout_query.answer(ok=False, error_message=text)
-        elif event.callback_query is not None:
+        if event.callback_query is not None:
             await event.callback_query.answer(text, show_alert=True)
         elif (
             event.message is not None
@@ -127,16 +120,12 @@ class BanMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is None or not isinstance(event, Update) or _is_payment(event):
+        if user is None or not isinstance(event, Update) or _passes(event):
             return await handler(event, data)
         settings = data.get("settings")
         if settings is not None and user.id in settings.admin_ids:
             return await handler(event, data)
-        if event.pre_checkout_query is not None:
-            banned = await self._banned_now(user.id)
-        else:
-            banned = await self.banned(user.id)
-        if banned:
+        if await self.banned(user.id):
             log.info("update from a banned user refused")
             await self._refuse(event, user)
             return UNHANDLED

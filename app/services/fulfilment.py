@@ -87,6 +87,13 @@ _LOCK_PENDING = (
     .execution_options(populate_existing=True)
 )
 _ORDER_BY_CHARGE = select(Order.id).where(Order.telegram_payment_charge_id == bindparam("charge"))
+# Taking the marker is deleting it: the row lock the DELETE takes makes a concurrent settler
+# wait, then find nothing; a settlement that fails rolls the DELETE back with the rest.
+_TAKE_PENDING = (
+    delete(PendingPayment)
+    .where(PendingPayment.charge_id == bindparam("charge"))
+    .returning(PendingPayment.charge_id)
+)
 _DUE = (
     select(PendingPayment.charge_id)
     .where(PendingPayment.next_attempt_at <= bindparam("now"))
@@ -129,13 +136,11 @@ async def postpone(
 
 async def settle(session: AsyncSession, charge_id: str, *, auto_refund: bool) -> Settlement:
     """Settle the recorded payment ``charge_id`` (the caller holds a write transaction)."""
-    pending = await session.scalar(_LOCK_PENDING, {"charge": charge_id})
-    if pending is None:
+    if await session.scalar(_TAKE_PENDING, {"charge": charge_id}) is None:
         order_id = await session.scalar(_ORDER_BY_CHARGE, {"charge": charge_id})
         return Settlement(Settled.ALREADY, charge_id, order_id=order_id)
     payment = await ledger.by_charge(session, charge_id)
     assert payment is not None  # the marker's foreign key
-    await session.execute(delete(PendingPayment).where(PendingPayment.charge_id == charge_id))
     settlement = await _settle(session, payment, auto_refund=auto_refund)
     method = log.info if settlement.kind is Settled.SOLD else log.error
     method(
@@ -153,16 +158,16 @@ async def settle(session: AsyncSession, charge_id: str, *, auto_refund: bool) ->
 
 
 async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool) -> Settlement:
-    order_id = await session.scalar(_ORDER_BY_CHARGE, {"charge": payment.charge_id})
-    if order_id is not None:
-        # An order already carries this charge (recorded by a release before the ledger).
-        return Settlement(Settled.ALREADY, payment.charge_id, order_id=order_id)
     order = await session.scalar(BY_PAYLOAD, {"payload": payment.payload})
     if order is None:
         return await _open_refund(session, payment, None, RefundReason.UNMATCHED, auto_refund)
     now = utcnow()
     units = (await held_units(session, [(order.id, order.stock_item_id)]))[order.id]
     order = await lock_order(session, order.id)
+    if order.telegram_payment_charge_id == payment.charge_id:
+        # The order carries this very charge already (a release before the ledger recorded it
+        # there: the payload ties a payment to its one order).
+        return Settlement(Settled.ALREADY, payment.charge_id, order_id=order.id)
     units = await own_units(session, order, units)
     lines = await lines_of(session, order)
     if order.telegram_payment_charge_id is not None or order.user_id != payment.user_id:
@@ -184,7 +189,8 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     order.telegram_payment_charge_id = payment.charge_id
     order.provider_payment_charge_id = payment.provider_charge_id
     order.paid_at = payment.paid_at
-    await redemptions.confirm(session, order, now)  # given back if the payment is refunded
+    if order.discount:  # a code's use is held only by an order it discounted
+        await redemptions.confirm(session, order, now)  # given back if the payment is refunded
     await referral_rewards.record_first_order(session, order)  # a referee's first, sold or not
     if not units:  # not every unit could be had: all of it goes back, the payment in full
         order.stock_item_id = None  # never point a refunded order at someone else's item

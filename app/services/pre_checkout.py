@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
-from app.db.models import Order, OrderStatus, Product
+from app.db.models import Order, OrderStatus, Product, User
 from app.services import redemptions
 from app.services.holds import held_units, hold, own_units
-from app.services.orders import BY_PAYLOAD, Line, fully_held, lines_of, lock_order, products_of
+from app.services.orders import Line, fully_held, lines_of, lock_order, products_of
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +44,7 @@ class Verdict(enum.StrEnum):
     UNAVAILABLE = "unavailable"
     PRICE_CHANGED = "price_changed"
     AMOUNT_MISMATCH = "amount_mismatch"
+    BANNED = "banned"  # read with the order: a ban of a second ago counts
     CURRENCY = "currency"
     PROMO_EXPIRED = "promo_expired"  # the order's promo code expired, was disabled or used up
     PROMO_DISABLED = "promo_disabled"
@@ -102,7 +104,10 @@ async def _verdict(
     ids = [line.product_id for line in lines]
     products = await products_of(session, ids)
     verdict = _price_verdict(order, lines, products, currency, total)
-    if verdict is Verdict.OK and (refused := await redemptions.recheck(session, order, now)):
+    refused = None
+    if verdict is Verdict.OK and order.discount:  # only an order a code discounted holds a use
+        refused = await redemptions.recheck(session, order, now)
+    if refused is not None:
         return _PROMO_VERDICTS.get(refused.reason, Verdict.PROMO_USED_UP)
     if verdict is Verdict.OK:
         until = max(order.expires_at, now + CHECKOUT_GRACE)
@@ -111,17 +116,28 @@ async def _verdict(
     return verdict
 
 
+# The order and, in the same round trip, the asker's ban as the database has it now.
+_ORDER_AND_BAN = select(
+    Order,
+    select(User.banned_at).where(User.id == bindparam("user")).scalar_subquery(),
+).where(Order.payload == bindparam("payload"))
+
+
 async def check_pre_checkout(
     session: AsyncSession, *, user_id: int, payload: str, currency: str, total_amount: int
 ) -> Verdict:
     """Decide whether Telegram may take the payment (the caller holds the write transaction).
 
     "ok" is a promise: every unit is checked and its hold extended (by :data:`CHECKOUT_GRACE`)
-    in one transaction, so none can be taken over between this answer and the payment.
+    in one transaction, so none can be taken over between this answer and the payment. A
+    banned buyer is refused on the database's word, read with the order.
     """
-    order = await session.scalar(BY_PAYLOAD, {"payload": payload})
+    row = (await session.execute(_ORDER_AND_BAN, {"payload": payload, "user": user_id})).first()
+    order, banned_at = row if row is not None else (None, None)
     verdict = Verdict.UNKNOWN
-    if order is not None:
+    if banned_at is not None:
+        verdict = Verdict.BANNED
+    elif order is not None:
         verdict = await _verdict(
             session, order, user_id=user_id, currency=currency, total=total_amount
         )
