@@ -198,12 +198,15 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
         await session.flush()
         return await _open_refund(session, payment, order, RefundReason.SOLD_OUT, auto_refund)
     check_units(order.id, wanted, units)  # distinct, exactly what was ordered: or fail loudly
-    await session.execute(
-        update(StockItem)
-        .where(StockItem.id.in_([item.id for item in units]))
-        .values(status=ItemStatus.SOLD.value, sold_at=now, reserved_until=None, order_id=order.id)
-        .execution_options(synchronize_session=False)
-    )
+    with session.no_autoflush:  # the order's changes go in one UPDATE, at the flush below
+        await session.execute(
+            update(StockItem)
+            .where(StockItem.id.in_([item.id for item in units]))
+            .values(
+                status=ItemStatus.SOLD.value, sold_at=now, reserved_until=None, order_id=order.id
+            )
+            .execution_options(synchronize_session=False)
+        )
     order.stock_item_id = units[0].id
     order.status = OrderStatus.PAID.value
     # The first send's lease, taken here: the settling caller sends at once, one transaction

@@ -49,7 +49,8 @@ async def record_first_order(session: AsyncSession, order: Order) -> None:
     """The settlement paying ``order`` (its ``paid_at`` set): the first paid order of its buyer's
     referral, if they were referred and none was recorded before."""
     params = {"referee": order.user_id, "first_order": order.id, "first_paid_at": order.paid_at}
-    await session.execute(_RECORD_FIRST, params)
+    with session.no_autoflush:  # the order's own changes go in the settlement's next flush
+        await session.execute(_RECORD_FIRST, params)
 
 
 # The referrals waiting for their reward whose first paid order was paid before the cutoff:
