@@ -1,7 +1,9 @@
 """Inline keyboards of the buyer side and their callback data.
 
 Every prefix starts with ``b-`` so that the owner tools can never collide with them. Every
-field is bounded (:mod:`app.keyboards.fields`): a forged press is a stale button.
+field is bounded (:mod:`app.keyboards.fields`): a forged press is a stale button. A keyboard
+is a plain list of rows: aiogram's ``InlineKeyboardBuilder`` deep-copies every button when it
+exports the markup, a cost each buyer screen would pay.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
 from app.db.models import OrderStatus
@@ -156,69 +157,74 @@ def back_to_menu(t: Translator) -> InlineKeyboardMarkup:
 
 
 def categories(t: Translator, page: Page[CategoryRow]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    rows: list[list[InlineKeyboardButton]] = []
     for row in page.items:
         title = row.title if row.title is not None else t("buyer.catalog.other")
         text = t("buyer.catalog.category_button", title=title, count=row.products)
-        builder.row(_button(text, ProductsCb(category=row.id)))
+        rows.append([_button(text, ProductsCb(category=row.id))])
     if pager := _pager(t, page, CategoriesCb):
-        builder.row(*pager)
-    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
-    return builder.as_markup()
+        rows.append(pager)
+    rows.append([_button(t("buyer.menu.back_to_menu"), MenuCb(action="main"))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def products(
     t: Translator, page: Page[ProductListing], category: int, *, back_to_categories: bool
 ) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    rows: list[list[InlineKeyboardButton]] = []
     for row in page.items:
         key = "buyer.catalog.product_button" if row.in_stock else "buyer.catalog.product_sold_out"
         text = t(key, title=row.title, price=row.price)
-        builder.row(_button(text, ProductCb(id=row.id, page=page.page)))
+        rows.append([_button(text, ProductCb(id=row.id, page=page.page))])
     if pager := _pager(t, page, ProductsCb, category=category):
-        builder.row(*pager)
+        rows.append(pager)
     if back_to_categories:
-        builder.row(_button(t("buyer.menu.back"), CategoriesCb()))
-    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
-    return builder.as_markup()
+        rows.append([_button(t("buyer.menu.back"), CategoriesCb())])
+    rows.append([_button(t("buyer.menu.back_to_menu"), MenuCb(action="main"))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def product_card(
     t: Translator, card: ProductCard, page: int, *, qty: int = 1, max_qty: int = 1
 ) -> InlineKeyboardMarkup:
     """Buy (and Add to cart) ``qty`` units; minus and plus choose from 1 to ``max_qty``."""
-    builder = InlineKeyboardBuilder()
+    rows: list[list[InlineKeyboardButton]] = []
     if card.left or card.held_by_viewer:
         qty = max(1, min(qty, max_qty))
         if max_qty > 1:
             minus = QtyCb(product=card.id, qty=max(qty - 1, 1), page=page)
             plus = QtyCb(product=card.id, qty=min(qty + 1, max_qty), page=page)
-            builder.row(
-                _button("➖", minus),
-                _button(
-                    t("buyer.catalog.quantity", n=qty), QtyCb(product=card.id, qty=qty, page=page)
-                ),
-                _button("➕", plus),
+            rows.append(
+                [
+                    _button("➖", minus),
+                    _button(
+                        t("buyer.catalog.quantity", n=qty),
+                        QtyCb(product=card.id, qty=qty, page=page),
+                    ),
+                    _button("➕", plus),
+                ]
             )
         if qty == 1:
-            builder.row(_button(t("buyer.catalog.buy", price=card.price), BuyCb(product=card.id)))
+            rows.append([_button(t("buyer.catalog.buy", price=card.price), BuyCb(product=card.id))])
         else:
             text = t("buyer.catalog.buy_n", n=qty, price=card.price * qty)
-            builder.row(_button(text, BuyQtyCb(product=card.id, qty=qty)))
-        builder.row(
-            _button(t("buyer.catalog.add_to_cart"), CartAddCb(product=card.id, qty=qty)),
-            _button(t("buyer.menu.cart"), CartCb(action="view")),
+            rows.append([_button(text, BuyQtyCb(product=card.id, qty=qty))])
+        rows.append(
+            [
+                _button(t("buyer.catalog.add_to_cart"), CartAddCb(product=card.id, qty=qty)),
+                _button(t("buyer.menu.cart"), CartCb(action="view")),
+            ]
         )
-        builder.row(_button(t("buyer.promo.button"), PromoCb(product=card.id, qty=qty)))
+        rows.append([_button(t("buyer.promo.button"), PromoCb(product=card.id, qty=qty))])
     if card.rating_count:
         text = t("buyer.reviews.button", n=card.rating_count)
-        builder.row(_button(text, ReviewsCb(product=card.id)))
-    builder.row(_button(t("buyer.menu.back"), ProductsCb(category=card.category_id, page=page)))
-    return builder.as_markup()
+        rows.append([_button(text, ReviewsCb(product=card.id))])
+    rows.append([_button(t("buyer.menu.back"), ProductsCb(category=card.category_id, page=page))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def purchases(t: Translator, page: Page[Purchase]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    rows: list[list[InlineKeyboardButton]] = []
     for purchase in page.items:
         if purchase.status in (OrderStatus.PAID, OrderStatus.DELIVERED):
             text = t("buyer.purchases.resend", title=purchase.title, order=purchase.order_id)
@@ -226,52 +232,54 @@ def purchases(t: Translator, page: Page[Purchase]) -> InlineKeyboardMarkup:
             if purchase.status == OrderStatus.DELIVERED:
                 rate = t("buyer.reviews.rate", order=purchase.order_id)
                 row.append(_button(rate, RateCb(order=purchase.order_id)))
-            builder.row(*row)
+            rows.append([*row])
     if pager := _pager(t, page, PurchasesCb):
-        builder.row(*pager)
-    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
-    return builder.as_markup()
+        rows.append(pager)
+    rows.append([_button(t("buyer.menu.back_to_menu"), MenuCb(action="main"))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def search_results(t: Translator, page: Page[ProductListing]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    rows: list[list[InlineKeyboardButton]] = []
     for row in page.items:
         key = "buyer.catalog.product_button" if row.in_stock else "buyer.catalog.product_sold_out"
         text = t(key, title=row.title, price=row.price)
-        builder.row(_button(text, ProductCb(id=row.id)))
+        rows.append([_button(text, ProductCb(id=row.id))])
     if pager := _pager(t, page, SearchCb):
-        builder.row(*pager)
-    builder.row(_button(t("buyer.search.again"), MenuCb(action="search")))
-    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
-    return builder.as_markup()
+        rows.append(pager)
+    rows.append([_button(t("buyer.search.again"), MenuCb(action="search"))])
+    rows.append([_button(t("buyer.menu.back_to_menu"), MenuCb(action="main"))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def reviews(t: Translator, page: Page[Any], product: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    rows: list[list[InlineKeyboardButton]] = []
     if pager := _pager(t, page, ReviewsCb, product=product):
-        builder.row(*pager)
-    builder.row(_button(t("buyer.menu.back"), ProductCb(id=product)))
-    return builder.as_markup()
+        rows.append(pager)
+    rows.append([_button(t("buyer.menu.back"), ProductCb(id=product))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def cart(t: Translator, view: CartView, max_quantity: int) -> InlineKeyboardMarkup:
     """Per line: minus, the line (its card), plus, remove; then Pay, Empty, and the menu."""
-    builder = InlineKeyboardBuilder()
+    rows: list[list[InlineKeyboardButton]] = []
     for item in view.items:
         top = max(1, min(max_quantity, item.left))
-        builder.row(
-            _button("➖", CartLineCb(product=item.product_id, qty=max(item.quantity - 1, 1))),
-            _button(
-                t("buyer.cart.line_button", title=item.title, n=item.quantity),
-                ProductCb(id=item.product_id),
-            ),
-            _button("➕", CartLineCb(product=item.product_id, qty=min(item.quantity + 1, top))),
-            _button("✖", CartLineCb(product=item.product_id, qty=0)),
+        rows.append(
+            [
+                _button("➖", CartLineCb(product=item.product_id, qty=max(item.quantity - 1, 1))),
+                _button(
+                    t("buyer.cart.line_button", title=item.title, n=item.quantity),
+                    ProductCb(id=item.product_id),
+                ),
+                _button("➕", CartLineCb(product=item.product_id, qty=min(item.quantity + 1, top))),
+                _button("✖", CartLineCb(product=item.product_id, qty=0)),
+            ]
         )
     if view.wanted():  # something on sale to pay for
-        builder.row(_button(t("buyer.cart.pay", price=view.total), CartCb(action="pay")))
-        builder.row(_button(t("buyer.promo.button"), PromoCartCb()))
+        rows.append([_button(t("buyer.cart.pay", price=view.total), CartCb(action="pay"))])
+        rows.append([_button(t("buyer.promo.button"), PromoCartCb())])
     if view.items:
-        builder.row(_button(t("buyer.cart.clear"), CartCb(action="clear")))
-    builder.row(_button(t("buyer.menu.back_to_menu"), MenuCb(action="main")))
-    return builder.as_markup()
+        rows.append([_button(t("buyer.cart.clear"), CartCb(action="clear"))])
+    rows.append([_button(t("buyer.menu.back_to_menu"), MenuCb(action="main"))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
