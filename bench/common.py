@@ -22,6 +22,7 @@ __all__ = [
     "REPO_ROOT",
     "FakeBotAPI",
     "bot_env",
+    "cpu_seconds",
     "create_pg_database",
     "drop_pg_database",
     "median",
@@ -38,6 +39,12 @@ async def timed(action: Callable[[], Awaitable[object]]) -> float:
     started = time.perf_counter()
     await action()
     return time.perf_counter() - started
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) a running process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_note() -> str:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Order, OrderStatus, Product
+from app.db.models import Order, OrderStatus
 from app.services import orders, redemptions
 from app.services.promo import Line, PromoRefusedError
 
@@ -55,7 +55,8 @@ async def apply_to_order(
     session: AsyncSession, order_id: int, user_id: int, raw_code: str, now: datetime
 ) -> Priced:
     """Apply a code to the buyer's open order (the caller holds a write transaction)."""
-    order = await orders.lock_order(session, order_id)
+    locked = await orders.lock_with_lines(session, order_id)
+    order, held, products = locked.order, locked.lines, locked.products
     if (
         order.user_id != user_id
         or order.status != OrderStatus.PENDING
@@ -63,13 +64,6 @@ async def apply_to_order(
         or order.expires_at <= now
     ):
         raise PromoRefusedError("no_order")
-    held = await orders.lines_of(session, order)
-    products = {
-        p.id: p
-        for p in await session.scalars(
-            select(Product).where(Product.id.in_([line.product_id for line in held]))
-        )
-    }
     lines = [
         Line(line.product_id, products[line.product_id].category_id, line.unit_price, line.quantity)
         for line in held

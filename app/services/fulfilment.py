@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -27,6 +27,7 @@ from app.db.models import (
     Payment,
     PendingPayment,
     Product,
+    Referral,
     Refund,
     RefundReason,
     RefundStatus,
@@ -42,8 +43,8 @@ from app.services.orders import (
     add_order,
     from_cart,
     fully_held,
-    lines_of,
-    lock_order,
+    lock_with_lines,
+    locking,
     new_payload,
 )
 from app.services.users import ensure_user
@@ -85,6 +86,13 @@ _LOCK_PENDING = (
     .where(PendingPayment.charge_id == bindparam("charge"))
     .with_for_update()
     .execution_options(populate_existing=True)
+)
+# The order, its lines and products, and whether its buyer's referral still waits for a first
+# paid order (then the settlement records it; most buyers were never referred).
+_LOCK_FOR_SETTLEMENT = locking(
+    exists()
+    .where(Referral.referee_id == Order.user_id, Referral.first_order_id.is_(None))
+    .label("referred")
 )
 _ORDER_BY_CHARGE = select(Order.id).where(Order.telegram_payment_charge_id == bindparam("charge"))
 # Taking the marker is deleting it: the row lock the DELETE takes makes a concurrent settler
@@ -163,17 +171,18 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
         return await _open_refund(session, payment, None, RefundReason.UNMATCHED, auto_refund)
     now = utcnow()
     units = (await held_units(session, [(order.id, order.stock_item_id)]))[order.id]
-    order = await lock_order(session, order.id)
+    locked = await lock_with_lines(session, order.id, _LOCK_FOR_SETTLEMENT)
+    order, lines, (referred,) = locked.order, locked.lines, locked.extra
     if order.telegram_payment_charge_id == payment.charge_id:
         # The order carries this very charge already (a release before the ledger recorded it
         # there: the payload ties a payment to its one order).
         return Settlement(Settled.ALREADY, payment.charge_id, order_id=order.id)
     units = await own_units(session, order, units)
-    lines = await lines_of(session, order)
     if order.telegram_payment_charge_id is not None or order.user_id != payment.user_id:
         # The invoice was paid again, or by someone else: a new purchase of the same lines.
         order = await _second_purchase(session, payment, lines, now)
         units = []
+        referred = True  # another buyer, maybe: their referral is looked up
     wanted = [(line.product_id, line.quantity) for line in lines]
     late = order.status != OrderStatus.PENDING or not fully_held(lines, units)
     if late:  # the reservation was lost (expired and taken over, or released): claim again
@@ -191,7 +200,8 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     order.paid_at = payment.paid_at
     if order.discount:  # a code's use is held only by an order it discounted
         await redemptions.confirm(session, order, now)  # given back if the payment is refunded
-    await referral_rewards.record_first_order(session, order)  # a referee's first, sold or not
+    if referred:  # a referee's first paid order, sold or not
+        await referral_rewards.record_first_order(session, order)
     if not units:  # not every unit could be had: all of it goes back, the payment in full
         order.stock_item_id = None  # never point a refunded order at someone else's item
         order.status = OrderStatus.REFUND_DUE.value
@@ -214,7 +224,7 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     order.next_delivery_at = now + delivery.SEND_LEASE
     order.delivery_attempts = 1
     await session.flush()
-    products = [await session.get(Product, line.product_id) for line in lines]
+    products = [locked.products.get(line.product_id) for line in lines]
     low = [await _low_stock(session, product) for product in products if product is not None]
     if from_cart(order.payload):
         await cart.bought(session, payment.user_id, [line.product_id for line in lines])

@@ -20,8 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ItemStatus, Order, OrderLine, OrderStatus, Product, StockItem
@@ -100,6 +101,8 @@ _LINES = (
     .order_by(OrderLine.id)
 )
 _PRODUCTS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
+# A line's product; an order of the release before order lines has one, the order's own.
+_LINE_PRODUCT = func.coalesce(OrderLine.product_id, Order.product_id)
 BY_PAYLOAD = select(Order).where(Order.payload == bindparam("payload"))
 
 
@@ -107,6 +110,56 @@ async def lock_order(session: AsyncSession, order_id: int) -> Order:
     order = await session.scalar(_LOCK_ORDER, {"id": order_id})
     assert order is not None  # orders are never deleted
     return order
+
+
+def locking(*extra: ColumnElement[Any]) -> Select[Any]:
+    """The statement of :func:`lock_with_lines`, with ``extra`` columns read in the same row
+    (built once, at import, by each caller that needs more: a call only binds the id)."""
+    return (
+        select(
+            Order,
+            _LINE_PRODUCT.label("line_product"),
+            OrderLine.quantity,
+            OrderLine.unit_price,
+            Product,
+            *extra,
+        )
+        .outerjoin(OrderLine, OrderLine.order_id == Order.id)
+        .outerjoin(Product, Product.id == _LINE_PRODUCT)
+        .where(Order.id == bindparam("id"))
+        .order_by(OrderLine.id)
+        .with_for_update(key_share=True, of=Order)  # the order's row only, as lock_order
+        .execution_options(populate_existing=True)
+    )
+
+
+_LOCK_WITH_LINES = locking()
+
+
+@dataclass(frozen=True)
+class LockedOrder:
+    """An order locked for its change, its lines, their products by id, and the ``extra``
+    columns of :func:`locking` (as of the first line)."""
+
+    order: Order
+    lines: list[Line]
+    products: dict[int, Product]
+    extra: tuple[Any, ...] = ()
+
+
+async def lock_with_lines(
+    session: AsyncSession, order_id: int, query: Select[Any] = _LOCK_WITH_LINES
+) -> LockedOrder:
+    """:func:`lock_order`, :func:`lines_of` and :func:`products_of` in one round trip."""
+    rows = (await session.execute(query, {"id": order_id})).all()
+    assert rows  # orders are never deleted
+    order = rows[0][0]
+    if rows[0].quantity is None:  # an order of the release before order lines: one unit
+        lines = [Line(order.product_id, 1, order.amount)]
+    else:
+        lines = [Line(row.line_product, row.quantity, row.unit_price) for row in rows]
+    products = {row.Product.id: row.Product for row in rows if row.Product is not None}
+    return LockedOrder(order, lines, products, tuple(rows[0][5:]))
 
 
 async def lines_of(session: AsyncSession, order: Order) -> list[Line]:

@@ -2,7 +2,7 @@
 
 Telegram asks just before it charges the buyer. "ok" is a promise: the order is the asker's,
 still pending, every unit of every line still held by it, its prices, currency, total and promo
-code still good, and every hold extended by :data:`CHECKOUT_GRACE`, all in one write
+code still good, and every hold kept for at least :data:`CHECKOUT_GRACE` more, all in one write
 transaction, so no unit can be taken over between this answer and the payment. Locks are
 taken in the order :mod:`app.services.reservations` describes (the units, then the order).
 Nothing here commits: the caller holds the write transaction. Settling the payment that
@@ -23,7 +23,7 @@ from app.db.base import utcnow
 from app.db.models import Order, OrderStatus, Product, User
 from app.services import redemptions
 from app.services.holds import held_units, hold, own_units
-from app.services.orders import Line, fully_held, lines_of, lock_order, products_of
+from app.services.orders import Line, fully_held, lock_with_lines
 
 log = structlog.get_logger(__name__)
 
@@ -94,16 +94,14 @@ async def _verdict(
     if (early := _order_verdict(order, user_id, now)) is not None:
         return early
     units = (await held_units(session, [(order.id, order.stock_item_id)]))[order.id]
-    order = await lock_order(session, order.id)
+    locked = await lock_with_lines(session, order.id)
+    order = locked.order
     if order.status != OrderStatus.PENDING:  # taken over while we waited for the lock
         return Verdict.EXPIRED
     units = await own_units(session, order, units)
-    lines = await lines_of(session, order)
-    if not fully_held(lines, units):
+    if not fully_held(locked.lines, units):
         return Verdict.SOLD_OUT
-    ids = [line.product_id for line in lines]
-    products = await products_of(session, ids)
-    verdict = _price_verdict(order, lines, products, currency, total)
+    verdict = _price_verdict(order, locked.lines, locked.products, currency, total)
     refused = None
     if verdict is Verdict.OK and order.discount:  # only an order a code discounted holds a use
         refused = await redemptions.recheck(session, order, now)
@@ -111,8 +109,11 @@ async def _verdict(
         return _PROMO_VERDICTS.get(refused.reason, Verdict.PROMO_USED_UP)
     if verdict is Verdict.OK:
         until = max(order.expires_at, now + CHECKOUT_GRACE)
-        order.expires_at = until
-        await hold(session, order, units, until)
+        # Held units are reserved until the order's expiry already (own_units); an order of
+        # the release before order lines also gets its unit's order_id here.
+        if until != order.expires_at or any(item.order_id != order.id for item in units):
+            order.expires_at = until
+            await hold(session, order, units, until)
     return verdict
 
 
@@ -128,7 +129,7 @@ async def check_pre_checkout(
 ) -> Verdict:
     """Decide whether Telegram may take the payment (the caller holds the write transaction).
 
-    "ok" is a promise: every unit is checked and its hold extended (by :data:`CHECKOUT_GRACE`)
+    "ok" is a promise: every unit is checked and held for at least :data:`CHECKOUT_GRACE` more
     in one transaction, so none can be taken over between this answer and the payment. A
     banned buyer is refused on the database's word, read with the order.
     """
