@@ -318,3 +318,39 @@ async def test_the_unit_cap_is_exact_under_concurrent_presses(
     assert statuses.count(ReserveStatus.LIMIT) == 3
     held = [i for p in products for i in await items_of(session_factory, p) if i.order_id]
     assert len(held) == 4 and all(item.status == "reserved" for item in held)
+
+
+async def test_a_settlements_goods_are_what_the_delivery_reads(
+    session_factory: SessionFactory,
+) -> None:
+    """The settlement hands its caller the goods from the units and products it holds; they
+    are exactly what delivery.goods_of reads of the order: a cart of two lines, a reservation
+    paid after it expired, and that invoice paid a second time (its unit claimed anew)."""
+    first = await seed_product(session_factory, "Key", 10, ["K1", "K2", "K3", "K4", "K5"])
+    second = await seed_product(session_factory, "Code", 5, ["C1", "C2", "C3"])
+    async with transaction(session_factory) as session:
+        cart = await reservations.reserve_lines(
+            session, buyer=buyer(5000, "ru"), wanted=[(second, 2), (first, 1)], minutes=15
+        )
+    assert cart.invoice is not None
+    late = await reserve(session_factory, 5001, first)
+    assert late.invoice is not None
+    await expire(session_factory, (await orders_of(session_factory, 5001))[0].id)
+    settlements = [
+        await settle(session_factory, 5000, cart.invoice.payload, 20, "ch-cart"),
+        await settle(session_factory, 5001, late.invoice.payload, 10, "ch-late"),
+        await settle(session_factory, 5001, late.invoice.payload, 10, "ch-again"),
+    ]
+    assert not settlements[1].late and settlements[2].late
+    for settlement in settlements:
+        assert settlement.kind is Settled.SOLD and settlement.goods is not None
+        assert settlement.order_id is not None
+        async with session_factory() as session:
+            assert settlement.goods == await delivery.goods_of(session, settlement.order_id)
+    cart_goods = settlements[0].goods
+    assert cart_goods is not None and cart_goods.language == "ru"
+    assert [(u.title, u.content) for u in cart_goods.units] == [
+        ("Key", "K1"),
+        ("Code", "C1"),
+        ("Code", "C2"),
+    ]

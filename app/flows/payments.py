@@ -27,7 +27,7 @@ from app.flows.delivery import DeliveryOutcome, GiveUp, Sent, deliver, send
 from app.flows.refunds import hand_over_refund, tell
 from app.i18n import Translator, translator
 from app.retry import GaveUpError, retry
-from app.services import fulfilment, ledger
+from app.services import fulfilment, ledger, settle_queue
 from app.services.fulfilment import Settled, Settlement
 from app.services.ledger import HANDLER_GRACE, ReportedPayment
 
@@ -121,7 +121,7 @@ async def _postpone(
 ) -> None:
     try:
         async with transaction(factory) as session:
-            postponed = await fulfilment.postpone(
+            postponed = await settle_queue.postpone(
                 session, charge_id, utcnow(), timedelta(seconds=settings.retry_interval)
             )
     except (SQLAlchemyError, OSError) as exc:  # the database is down: the marker stays due

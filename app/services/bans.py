@@ -7,7 +7,7 @@ caller commits.
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, func, literal_column, select
+from sqlalchemy import Integer, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utcnow
@@ -16,6 +16,8 @@ from app.services.products import ShopInputError
 from app.services.users import ensure_user
 
 _BANNED = select(User.id).where(User.banned_at.is_not(None))
+# Built once with a bind parameter (as the buyer's queries are): a call only binds the id.
+_BANNED_AT = select(User.banned_at).where(User.id == bindparam("user"))
 
 
 async def set_banned(
@@ -39,7 +41,7 @@ async def set_banned(
 
 
 async def is_banned(session: AsyncSession, user_id: int) -> bool:
-    banned_at = await session.scalar(select(User.banned_at).where(User.id == user_id))
+    banned_at = await session.scalar(_BANNED_AT, {"user": user_id})
     return banned_at is not None
 
 

@@ -12,7 +12,7 @@ never logged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -153,6 +153,21 @@ async def goods_of(session: AsyncSession, order_id: int) -> Goods | None:
     order, user, attempts, language = rows[0][:4]
     units = tuple(Unit(*row[4:]) for row in rows)
     return Goods(order, user, units, attempts, language)
+
+
+def goods_from(
+    order: Order, items: Sequence[StockItem], products: Mapping[int, Product], language: str | None
+) -> Goods | None:
+    """The goods :func:`goods_of` would read for ``order``, from the sold ``items`` and their
+    products already in hand (the settlement's); None if a product is missing there."""
+    if any(item.product_id not in products for item in items):
+        return None
+    ordered = sorted(items, key=lambda item: (item.product_id, item.id))
+    units = tuple(
+        Unit(products[i.product_id].title, products[i.product_id].slug, i.kind, i.content)
+        for i in ordered
+    )
+    return Goods(order.id, order.user_id, units, order.delivery_attempts, language)
 
 
 async def take(session: AsyncSession, order_id: int, now: datetime) -> Goods | None:

@@ -4,16 +4,16 @@ A payment is settled exactly once, in one transaction that locks its
 :class:`~app.db.models.PendingPayment` marker and deletes it. Whoever gets there first (the
 update's handler, the fulfilment worker, the reconciliation on any replica) settles it; the
 others find the marker gone. A settlement that fails leaves the marker, moved back with
-backoff (:func:`postpone`). A payment that arrives after its reservation ran out is still
-honoured when stock remains; otherwise, and for a payload that matches no order, a refund is
-opened against the ledger row. Nothing here commits or calls Telegram.
+backoff (:func:`app.services.settle_queue.postpone`). A payment that arrives after its
+reservation ran out is still honoured when stock remains; otherwise, and for a payload that
+matches no order, a refund is opened against the ledger row. Nothing here commits or calls Telegram.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 from sqlalchemy import bindparam, delete, exists, select, update
@@ -32,6 +32,7 @@ from app.db.models import (
     RefundReason,
     RefundStatus,
     StockItem,
+    User,
 )
 from app.services import cart, delivery, ledger, order_items, redemptions, referral_rewards
 from app.services.availability import unsold_at_most
@@ -81,18 +82,13 @@ class Settlement:
     goods: Goods | None = None  # SOLD: what to send, its first send leased to the caller
 
 
-_LOCK_PENDING = (
-    select(PendingPayment)
-    .where(PendingPayment.charge_id == bindparam("charge"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
 # The order, its lines and products, and whether its buyer's referral still waits for a first
 # paid order (then the settlement records it; most buyers were never referred).
 _LOCK_FOR_SETTLEMENT = locking(
     exists()
     .where(Referral.referee_id == Order.user_id, Referral.first_order_id.is_(None))
-    .label("referred")
+    .label("referred"),
+    select(User.language_code).where(User.id == Order.user_id).scalar_subquery(),
 )
 _ORDER_BY_CHARGE = select(Order.id).where(Order.telegram_payment_charge_id == bindparam("charge"))
 # Taking the marker is deleting it: the row lock the DELETE takes makes a concurrent settler
@@ -102,44 +98,6 @@ _TAKE_PENDING = (
     .where(PendingPayment.charge_id == bindparam("charge"))
     .returning(PendingPayment.charge_id)
 )
-_DUE = (
-    select(PendingPayment.charge_id)
-    .where(PendingPayment.next_attempt_at <= bindparam("now"))
-    .order_by(PendingPayment.next_attempt_at)
-    .limit(bindparam("limit"))
-)
-
-
-async def due(session: AsyncSession, now: datetime, limit: int) -> list[str]:
-    """Recorded payments nobody settled yet, oldest first (the fulfilment worker's queue)."""
-    return list(await session.scalars(_DUE, {"now": now, "limit": limit}))
-
-
-@dataclass(frozen=True)
-class Postponed:
-    charge_id: str
-    attempts: int  # failed settlements so far
-    retry_at: datetime
-    user_id: int
-    amount: int
-
-
-async def postpone(
-    session: AsyncSession, charge_id: str, now: datetime, base: timedelta
-) -> Postponed | None:
-    """A settlement failed: its marker moves back in the queue with backoff (``base``,
-    doubling, at most :data:`app.services.delivery.MAX_BACKOFF`), so a payment that always
-    fails never holds up the newer ones. None if it was settled meanwhile."""
-    pending = await session.scalar(_LOCK_PENDING, {"charge": charge_id})
-    payment = await ledger.by_charge(session, charge_id)
-    if pending is None or payment is None:
-        return None
-    pending.attempts += 1
-    pending.next_attempt_at = now + delivery.backoff(pending.attempts, base)
-    await session.flush()
-    return Postponed(
-        charge_id, pending.attempts, pending.next_attempt_at, payment.user_id, payment.amount
-    )
 
 
 async def settle(session: AsyncSession, charge_id: str, *, auto_refund: bool) -> Settlement:
@@ -172,7 +130,8 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     now = utcnow()
     units = (await held_units(session, [(order.id, order.stock_item_id)]))[order.id]
     locked = await lock_with_lines(session, order.id, _LOCK_FOR_SETTLEMENT)
-    order, lines, (referred,) = locked.order, locked.lines, locked.extra
+    order, lines, (referred, language) = locked.order, locked.lines, locked.extra
+    second = False
     if order.telegram_payment_charge_id == payment.charge_id:
         # The order carries this very charge already (a release before the ledger recorded it
         # there: the payload ties a payment to its one order).
@@ -182,7 +141,7 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
         # The invoice was paid again, or by someone else: a new purchase of the same lines.
         order = await _second_purchase(session, payment, lines, now)
         units = []
-        referred = True  # another buyer, maybe: their referral is looked up
+        second = referred = True  # another buyer, maybe: their referral is looked up
     wanted = [(line.product_id, line.quantity) for line in lines]
     late = order.status != OrderStatus.PENDING or not fully_held(lines, units)
     if late:  # the reservation was lost (expired and taken over, or released): claim again
@@ -228,6 +187,9 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
     low = [await _low_stock(session, product) for product in products if product is not None]
     if from_cart(order.payload):
         await cart.bought(session, payment.user_id, [line.product_id for line in lines])
+    # The goods as delivery.goods_of reads them, from the units and products in hand (the
+    # language is the order's buyer's, read with the lock: a second purchase's is read anew).
+    goods = None if second else delivery.goods_from(order, units, locked.products, language)
     return Settlement(
         Settled.SOLD,
         payment.charge_id,
@@ -239,7 +201,7 @@ async def _settle(session: AsyncSession, payment: Payment, *, auto_refund: bool)
         ),
         late=late,
         low_stock=tuple(filter(None, low)),
-        goods=await delivery.goods_of(session, order.id),
+        goods=goods or await delivery.goods_of(session, order.id),
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -111,11 +111,15 @@ async def unwatch(session: AsyncSession, user_id: int, product_id: int) -> bool:
     return (await session.scalar(stmt)) is not None
 
 
-async def is_watching(session: AsyncSession, user_id: int, product_id: int) -> bool:
-    stmt = select(
-        exists().where(RestockWatch.user_id == user_id, RestockWatch.product_id == product_id)
+_WATCHING = select(
+    exists().where(
+        RestockWatch.user_id == bindparam("user"), RestockWatch.product_id == bindparam("product")
     )
-    return bool(await session.scalar(stmt))
+)
+
+
+async def is_watching(session: AsyncSession, user_id: int, product_id: int) -> bool:
+    return bool(await session.scalar(_WATCHING, {"user": user_id, "product": product_id}))
 
 
 async def watches_of(session: AsyncSession, user_id: int) -> list[WatchRow]:

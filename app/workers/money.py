@@ -33,7 +33,7 @@ from app.flows.payments import deliver_due, settle
 from app.flows.referrals import grant_rewards
 from app.flows.refunds import refund, refund_waits_for_owner
 from app.middlewares.db import OpenTransactionError
-from app.services import delivery, fulfilment, refunds
+from app.services import delivery, refunds, settle_queue
 from app.workers.reconcile import reconcile
 
 log = structlog.get_logger(__name__)
@@ -107,7 +107,7 @@ class MoneyWorker:
     async def retry_round(self) -> None:
         now = utcnow()
         async with self.factory() as session, read(session):
-            pending = await fulfilment.due(session, now, BATCH)
+            pending = await settle_queue.due(session, now, BATCH)
             deliveries = await delivery.due(session, now, BATCH)
             due_refunds = await refunds.due(session, now, BATCH)
             unalerted = await refunds.unalerted(session, now, BATCH)
