@@ -48,6 +48,17 @@ def _over_budget(recorder: StatementRecorder, budget: dict[str, int]) -> list[st
     ]
 
 
+async def _check_out(recorder: StatementRecorder, buyer: Customer) -> None:
+    """Pre-checkout and pay the buyer's latest invoice, each a step of its own."""
+    invoice = buyer.invoices()[-1]
+    payload, amount = invoice["payload"], invoice_amount(invoice)
+    recorder.step("pre-checkout")
+    assert (await buyer.pre_checkout(payload, amount))["ok"]
+    recorder.step("payment")
+    await buyer.pay(payload, amount)
+    recorder.step(None)
+
+
 async def test_a_purchase_stays_within_its_statements(quiet_shop: RunningBot) -> None:
     factory = quiet_shop.session_factory
     await seed_product(factory, "Game", 10, [f"KEY-{n}" for n in range(5)])
@@ -62,13 +73,7 @@ async def test_a_purchase_stays_within_its_statements(quiet_shop: RunningBot) ->
         await buyer.press("Game")
         recorder.step("buy")
         await buyer.press("Buy")
-        invoice = buyer.invoices()[-1]
-        payload, amount = invoice["payload"], invoice_amount(invoice)
-        recorder.step("pre-checkout")
-        assert (await buyer.pre_checkout(payload, amount))["ok"]
-        recorder.step("payment")
-        await buyer.pay(payload, amount)
-        recorder.step(None)
+        await _check_out(recorder, buyer)
     finally:
         recorder.close()
     assert "KEY-0" in buyer.texts()[-1]
@@ -90,13 +95,7 @@ async def test_a_cart_purchase_stays_within_its_statements(quiet_shop: RunningBo
         await buyer.press_data(CartAddCb(product=second, qty=2).pack())
         recorder.step("pay")
         await buyer.press_data(CartCb(action="pay").pack())
-        invoice = buyer.invoices()[-1]
-        payload, amount = invoice["payload"], invoice_amount(invoice)
-        recorder.step("pre-checkout")
-        assert (await buyer.pre_checkout(payload, amount))["ok"]
-        recorder.step("payment")
-        await buyer.pay(payload, amount)
-        recorder.step(None)
+        await _check_out(recorder, buyer)
     finally:
         recorder.close()
     assert all(key in buyer.texts()[-1] for key in ("GAME-0", "BOOK-0", "BOOK-1"))
