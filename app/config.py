@@ -86,6 +86,13 @@ class DatabaseSettings(BaseSettings):
         default_factory=lambda: normalize_database_url(DEFAULT_DATABASE_URL)
     )
     db_connect_timeout: float = Field(default=30.0, ge=0)
+    # Connections a process keeps open, and how many more it may open for a burst (closed
+    # again as they come back). SQLAlchemy's own 5 + 10 closes and reopens connections all the
+    # time under a few dozen buyers at once; every reopen costs a connect and a fresh statement
+    # cache. The sum, times the processes (replicas, the panel), must stay under PostgreSQL's
+    # max_connections (100 by default).
+    database_pool_size: int = Field(default=15, ge=1, le=1000)
+    database_max_overflow: int = Field(default=0, ge=0, le=1000)
     schema_wait_timeout: float = Field(default=60.0, ge=0)
     migration_lock_timeout: float = Field(default=10.0, gt=0)
     migration_lock_retries: int = Field(default=4, ge=0, le=100)
@@ -105,6 +112,11 @@ class DatabaseSettings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def pool_options(self) -> dict[str, int]:
+        """The engine's pool, as :func:`app.db.engine.create_engine` takes it."""
+        return {"pool_size": self.database_pool_size, "max_overflow": self.database_max_overflow}
 
     @property
     def safe_database_url(self) -> str:

@@ -239,7 +239,7 @@ async def run_command(args: argparse.Namespace, settings: DatabaseSettings) -> i
     if standalone is not None:
         return await standalone(args, settings)
     handler: CommandHandler = args.handler
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **settings.pool_options)
     try:
         await wait_for_database(engine, settings.db_connect_timeout)
         if args.no_migrate:

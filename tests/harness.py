@@ -201,7 +201,7 @@ class RunningBot:
 @contextlib.asynccontextmanager
 async def running_bot(api: FakeBotAPI, settings: Settings) -> AsyncIterator[RunningBot]:
     """``python -m app``'s Bot and Dispatcher (strict transaction guard), polling ``api``."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **settings.pool_options)
     bot = create_bot(settings, strict_transactions=True)
     dispatcher = create_dispatcher(settings, engine, migrate=True)
     tracker = UpdateTracker.install(dispatcher)

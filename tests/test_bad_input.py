@@ -77,6 +77,8 @@ def test_missing_or_malformed_token(
         ("ADMIN_IDS", "12,bob", "ADMIN_IDS must be Telegram user ids"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT"),
         ("DB_CONNECT_TIMEOUT", "soon", "DB_CONNECT_TIMEOUT"),
+        ("DATABASE_POOL_SIZE", "0", "DATABASE_POOL_SIZE"),
+        ("DATABASE_MAX_OVERFLOW", "-1", "DATABASE_MAX_OVERFLOW"),
         ("TELEGRAM_API_URL", "ftp://x", "TELEGRAM_API_URL must be an http(s):// URL"),
     ],
 )

@@ -56,7 +56,7 @@ def secrets(settings: AdminSettings) -> list[str]:
 
 
 async def run(settings: AdminSettings) -> None:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **settings.pool_options)
     bot = create_bot(settings)
     try:
         await wait_for_database(engine, settings.db_connect_timeout)

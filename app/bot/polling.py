@@ -9,7 +9,7 @@ from app.db.engine import create_engine
 
 async def run_polling(settings: Settings, *, migrate: bool) -> None:
     """Migrate (or wait for the schema) in the startup hook, then poll until SIGINT/SIGTERM."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **settings.pool_options)
     bot = create_bot(settings)
     dispatcher = create_dispatcher(settings, engine, migrate=migrate)
     try:

@@ -22,7 +22,7 @@ async def migrate_and_exit(settings: DatabaseSettings) -> None:
     With :class:`~app.mode_settings.RegistrationSettings` (WEBHOOK_URL is set), then call
     setWebhook.
     """
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, **settings.pool_options)
     try:
         await wait_for_database(engine, settings.db_connect_timeout)
         report = await migrate(engine, settings)

@@ -62,7 +62,7 @@ class WebhookServer:
         assert settings.webhook_secret is not None
         self.settings = settings
         self.migrate = migrate
-        self.engine = engine or create_engine(settings.database_url)
+        self.engine = engine or create_engine(settings.database_url, **settings.pool_options)
         self.bot = bot or create_bot(settings)
         self.storage = storage or create_storage(settings, replicas=True)
         self.dispatcher = create_dispatcher(
