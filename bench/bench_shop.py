@@ -16,6 +16,8 @@ stock covers five buyers in six; the others read what is short.
 ``--before DIR`` runs the single-item rounds also against an earlier release's source tree
 (e.g. ``git archive <commit> | tar -x -C DIR``, catalogs compiled), on the same database,
 alternating with the current code, and prints the ratios: the single-item path may not regress.
+Besides the wall clock it reports each bot's own CPU time per update (``/proc/<pid>/stat`` over
+the measured flows), which the machine's load moves far less.
 
 The floor: the same harness (same fake API, same polling, same number of users and updates)
 driving a bare aiogram echo bot process with no database (bench/bare_bot.py). Runs alternate
