@@ -38,6 +38,6 @@ def test_prints_an_argon2_hash_of_the_password() -> None:
 @pytest.mark.parametrize("stdin", ["", "\n", "short\n"])
 def test_refuses_an_empty_or_short_password(stdin: str) -> None:
     result = _hash_password(stdin)
-    assert result.returncode == 1
+    assert result.returncode == 2  # refused input, as every command's
     assert result.stdout == ""
     assert result.stderr.strip() == "error: use a password of at least 8 characters"

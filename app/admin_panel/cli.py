@@ -19,7 +19,7 @@ from app.mode_settings import AdminSettings
 from app.modes import Mode
 
 EXIT_OK = 0
-EXIT_ERROR = 1
+EXIT_BAD_INPUT = 2  # as every command's refused input (app.command_errors)
 MIN_PASSWORD = 8
 
 
@@ -88,9 +88,9 @@ async def hash_password_command(args: argparse.Namespace, settings: DatabaseSett
 
     password = _read_password()
     if password is None:
-        return EXIT_ERROR
+        return EXIT_BAD_INPUT
     if len(password) < MIN_PASSWORD:
         print(f"error: use a password of at least {MIN_PASSWORD} characters", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_BAD_INPUT
     print(hash_password(password))
     return EXIT_OK
