@@ -37,8 +37,9 @@ async def _connects_over_two_bursts(engine: AsyncEngine) -> int:
     for _ in range(2):
         hold.clear()
         tasks = [asyncio.create_task(one()) for _ in range(BURST)]
-        while engine.sync_engine.pool.checkedout() < BURST:  # noqa: ASYNC110 (waits for tasks)
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(30):  # a deadline, not a timing: every task holds one
+            while engine.sync_engine.pool.checkedout() < BURST:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
         hold.set()
         await asyncio.gather(*tasks)
     return len(connects)
