@@ -51,7 +51,7 @@ from app.logs import configure_logging
 from app.services.stock import read_upload
 from app.stock_import import import_items
 from tests.big_shop import BigShop
-from tests.harness import make_settings
+from tests.harness import make_settings, migrated
 from tests.shop_helpers import seed_product
 
 JSON = dict[str, Any]
@@ -165,9 +165,7 @@ async def imports(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             sqlite_url = normalize_database_url(f"sqlite:///{Path(scratch) / 'market.db'}")
             for url in (pg_url, sqlite_url):
-                engine = create_engine(url)
-                await migrate(engine, make_settings(url))
-                await engine.dispose()
+                await migrated(url)
             for _ in range(3):
                 rates["PostgreSQL"].append(await import_rate(pg_url, args.import_keys))
                 rates["SQLite"].append(await import_rate(sqlite_url, args.import_keys))

@@ -52,10 +52,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
 from app.db.engine import create_engine, create_session_factory
-from app.db.migrate import migrate
 from app.db.models import Order, OrderStatus, StockItem
 from app.keyboards.buyer import BuyCb, CartAddCb, CartCb, MenuCb, ProductCb
-from tests.harness import make_settings
+from tests.harness import migrated
 from tests.shop_helpers import seed_product
 
 JSON = dict[str, Any]
@@ -326,9 +325,7 @@ async def main() -> None:
     parser.add_argument("--before", type=Path, help="an earlier release's source tree")
     args = parser.parse_args()
     url = await create_pg_database()
-    engine = create_engine(url)
-    await migrate(engine, make_settings(url))
-    await engine.dispose()
+    await migrated(url)
     shop: list[JSON] = []
     before: list[JSON] = []
     carts: list[JSON] = []

@@ -15,23 +15,10 @@ import aiohttp
 from sqlalchemy.engine import URL
 
 from app.admin_panel.passwords import hash_password
-from app.db.engine import create_engine
-from app.db.migrate import migrate
-from tests.harness import make_settings
 from tests.processes import BotProcess, bot_env, start_bot
 
 PASSWORD = "correct horse battery staple"
 _TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-async def migrated(url: URL) -> URL:
-    """The database at ``url`` migrated to head, as the release step leaves it for the panel."""
-    engine = create_engine(url)
-    try:
-        await migrate(engine, make_settings(url))
-    finally:
-        await engine.dispose()
-    return url
 
 
 @cache

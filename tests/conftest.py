@@ -30,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import normalize_database_url
 from app.db.engine import create_engine, create_session_factory
-from app.db.migrate import migrate
 from app.i18n import LOCALES_DIR
 from tests.fake_api import FakeBotAPI
 from tests.harness import (
@@ -41,6 +40,7 @@ from tests.harness import (
     create_pg_database,
     drop_pg_database,
     make_settings,
+    migrated,
     probe_postgres,
     probe_redis,
     running_bot,
@@ -100,20 +100,12 @@ def db_url(request: pytest.FixtureRequest) -> URL:
     return url
 
 
-async def _migrate(url: URL) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate(engine, make_settings(url))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_template(postgres_available: bool) -> Iterator[str]:
     """A PostgreSQL database migrated to head once per run, copied for each test."""
     url = asyncio.run(create_pg_database())
     try:
-        asyncio.run(_migrate(url))
+        asyncio.run(migrated(url))
         yield str(url.database)
     finally:
         asyncio.run(drop_pg_database(url))
@@ -123,7 +115,7 @@ def pg_template(postgres_available: bool) -> Iterator[str]:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to head once per run, copied for each test."""
     path = tmp_path_factory.mktemp("template") / "market.db"
-    asyncio.run(_migrate(normalize_database_url(f"sqlite:///{path}")))
+    asyncio.run(migrated(normalize_database_url(f"sqlite:///{path}")))
     with contextlib.closing(sqlite3.connect(path)) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all of it in the file
     return path

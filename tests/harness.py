@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.bot.factory import create_bot, create_dispatcher
 from app.config import Settings, normalize_database_url
 from app.db.engine import create_engine, create_session_factory
+from app.db.migrate import migrate
 from tests.fake_api import FakeBotAPI
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +101,16 @@ def make_settings(
         log_format="json",
         **extra,  # type: ignore[arg-type]  # each test passes the settings fields it changes
     )
+
+
+async def migrated(url: URL) -> URL:
+    """The database at ``url`` migrated to head in-process, as a release step leaves it."""
+    engine = create_engine(url)
+    try:
+        await migrate(engine, make_settings(url))
+    finally:
+        await engine.dispose()
+    return url
 
 
 class UpdateTracker(BaseMiddleware):

@@ -15,11 +15,11 @@ from tests.admin_helpers import (
     PASSWORD,
     admin_env,
     free_port,
-    migrated,
     panel_client,
     running_panel,
     wait_serving,
 )
+from tests.harness import migrated
 from tests.processes import start_bot
 from tests.schema import head, heads_of, scalar
 

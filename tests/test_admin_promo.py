@@ -8,21 +8,15 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from app.db.engine import create_engine
-from app.db.migrate import migrate
 from tests.admin_helpers import panel_client, running_panel
-from tests.harness import make_settings
+from tests.harness import migrated
 from tests.schema import scalar
 
 DEAD_API = "http://127.0.0.1:9"
 
 
 async def test_promo_codes_page_lists_adds_and_disables(pg_url: URL, tmp_path: Path) -> None:
-    engine = create_engine(pg_url)
-    try:
-        await migrate(engine, make_settings(pg_url))
-    finally:
-        await engine.dispose()
+    await migrated(pg_url)
     async with (
         running_panel(pg_url, DEAD_API, tmp_path) as (base, process),
         panel_client(base) as client,

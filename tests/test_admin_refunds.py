@@ -11,9 +11,9 @@ from sqlalchemy.engine import URL
 from app.db.base import utcnow
 from app.db.engine import create_engine, create_session_factory
 from app.db.models import Order, OrderStatus, Payment, PaymentSource, User
-from tests.admin_helpers import migrated, panel_client, running_panel
+from tests.admin_helpers import panel_client, running_panel
 from tests.fake_api import FakeBotAPI
-from tests.harness import BOT_TOKEN
+from tests.harness import BOT_TOKEN, migrated
 from tests.schema import scalar
 from tests.shop_helpers import seed_product
 

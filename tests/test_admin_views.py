@@ -9,7 +9,8 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy.engine import URL
 
-from tests.admin_helpers import PanelClient, csrf_of, migrated, panel_client, running_panel
+from tests.admin_helpers import PanelClient, csrf_of, panel_client, running_panel
+from tests.harness import migrated
 from tests.schema import scalar
 
 DEAD_API = "http://127.0.0.1:9"

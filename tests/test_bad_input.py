@@ -14,9 +14,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from app.cli import EXIT_CONFIG, EXIT_FAILURE, main
-from app.db.engine import create_engine
-from app.db.migrate import migrate
-from tests.harness import make_settings
+from tests.harness import migrated
 from tests.processes import APP_VARIABLES, url_env
 from tests.schema import all_revisions, execute, head, scalar, table_exists
 
@@ -110,11 +108,7 @@ def test_unreachable_database_retries_then_exits(
 
 
 async def _at_unknown_revision(url: URL) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate(engine, make_settings(url))
-    finally:
-        await engine.dispose()
+    await migrated(url)
     await execute(url, "UPDATE alembic_version SET version_num = 'f00dfeedbeef'")
 
 

@@ -16,9 +16,9 @@ from app.i18n import translator
 from app.middlewares.bans import BanMiddleware
 from app.services.bans import set_banned
 from app.services.products import ShopInputError
-from tests.admin_helpers import migrated, panel_client, running_panel
+from tests.admin_helpers import panel_client, running_panel
 from tests.big_shop import BigShop
-from tests.harness import ADMIN_ID, RunningBot
+from tests.harness import ADMIN_ID, RunningBot, migrated
 from tests.schema import execute, scalar
 from tests.shop_helpers import Customer, SessionFactory, invoice_amount, orders_of, seed_product
 

@@ -16,7 +16,7 @@ from app.bot.health import HealthCheck, Phase, Readiness
 from app.db.compat import SchemaError, floor_of
 from app.db.engine import create_engine
 from app.db.migrate import migrate, wait_for_head
-from tests.harness import make_settings
+from tests.harness import make_settings, migrated
 from tests.processes import run_alembic
 from tests.revision_files import release_with, revision_source
 from tests.schema import all_revisions, execute, head, heads_of, scalar
@@ -59,7 +59,7 @@ async def _start_and_probe(url: URL) -> tuple[object, object, int]:
 
 
 async def test_every_step_records_the_floor_with_its_version(db_url: URL) -> None:
-    await migrate_to_head(db_url)
+    await migrated(db_url)
     assert await _floor(db_url) == [(head(), FIRST, "initial market schema")]
     result = await asyncio.to_thread(run_alembic, "downgrade", FIRST, database_url=db_url)
     assert result.returncode == 0, result.stderr
@@ -69,24 +69,16 @@ async def test_every_step_records_the_floor_with_its_version(db_url: URL) -> Non
     assert await _floor(db_url) == []
 
 
-async def migrate_to_head(url: URL) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate(engine, make_settings(url))
-    finally:
-        await engine.dispose()
-
-
 async def test_ahead_but_compatible_starts_everywhere(db_url: URL) -> None:
     """A newer release's expand revision (its floor is at or below this code's head)."""
-    await migrate_to_head(db_url)
+    await migrated(db_url)
     await execute(
         db_url,
         f"UPDATE alembic_version SET version_num = '{UNKNOWN}'",
         f"UPDATE schema_compatibility SET head = '{UNKNOWN}', floor = '{FIRST}'",
     )
-    migrated, waited, status = await _start_and_probe(db_url)
-    assert (migrated, waited, status) == ((UNKNOWN,), (UNKNOWN,), 200)
+    migrating, waited, status = await _start_and_probe(db_url)
+    assert (migrating, waited, status) == ((UNKNOWN,), (UNKNOWN,), 200)
     assert await heads_of(db_url) == (UNKNOWN,)  # never downgraded, never touched
 
 
@@ -101,7 +93,7 @@ async def test_ahead_but_compatible_starts_everywhere(db_url: URL) -> None:
 async def test_ahead_and_incompatible_is_refused_everywhere(
     db_url: URL, floor: str | None, needs: str
 ) -> None:
-    await migrate_to_head(db_url)
+    await migrated(db_url)
     statements = [f"UPDATE alembic_version SET version_num = '{UNKNOWN}'"]
     if floor is None:
         statements.append("DELETE FROM schema_compatibility")
@@ -111,10 +103,10 @@ async def test_ahead_and_incompatible_is_refused_everywhere(
             "floor_doc = 'payments'"
         )
     await execute(db_url, *statements)
-    migrated, waited, status = await _start_and_probe(db_url)
-    assert migrated == waited
-    assert isinstance(migrated, str) and needs in migrated, migrated
-    assert f"revision {UNKNOWN}" in migrated
+    migrating, waited, status = await _start_and_probe(db_url)
+    assert migrating == waited
+    assert isinstance(migrating, str) and needs in migrating, migrating
+    assert f"revision {UNKNOWN}" in migrating
     assert status == 503
 
 

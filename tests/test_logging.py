@@ -10,18 +10,8 @@ import pytest
 import structlog
 from sqlalchemy.engine import URL
 
-from app.db.engine import create_engine
-from app.db.migrate import migrate
 from app.logs import configure_logging
-from tests.harness import make_settings
-
-
-async def _migrate(url: URL) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate(engine, make_settings(url))
-    finally:
-        await engine.dispose()
+from tests.harness import migrated
 
 
 def _records(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
@@ -33,7 +23,7 @@ def test_loggers_created_before_the_migration_still_log(
 ) -> None:
     configure_logging("INFO", json=True)
     before = logging.getLogger("app.created_before_migration")
-    asyncio.run(_migrate(db_url))
+    asyncio.run(migrated(db_url))
     assert not before.disabled  # env.py never calls logging.config.fileConfig
     before.info("still here")
     structlog.get_logger("app.after").info("structlog too", answer=42)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
+from tests.harness import migrated
 from tests.processes import bot_env, start_bot
 from tests.revision_files import release_with, revision_source
 from tests.schema import all_revisions, head, heads_of, table_exists
 from tests.zero_downtime_helpers import (
     NO_API,
-    at_head,
     errors,
     events,
     fetch_value,
@@ -46,7 +46,7 @@ async def _until(url: URL, sql: str, expected: object, within: float = 120) -> N
 
 
 async def test_concurrent_index_survives_kill_9(pg_url: URL, tmp_path: Path) -> None:
-    await at_head(pg_url)
+    await migrated(pg_url)
     source = revision_source(
         CONCURRENT,
         head(),
@@ -88,7 +88,7 @@ op.drop_table("notes")"""
 
 
 async def test_a_lock_timeout_is_retried_then_succeeds(pg_url: URL, tmp_path: Path) -> None:
-    await at_head(pg_url)
+    await migrated(pg_url)
     env = bot_env(pg_url, NO_API, MIGRATION_LOCK_TIMEOUT="0.5", MIGRATION_LOCK_RETRIES="10")
     async with holding(pg_url, "LOCK TABLE products IN ACCESS SHARE MODE"):
         step = await start_bot(env, "migrate", cwd=_locked_release(tmp_path))
@@ -103,7 +103,7 @@ async def test_a_lock_timeout_is_retried_then_succeeds(pg_url: URL, tmp_path: Pa
 
 
 async def test_a_lock_held_past_the_retries_fails_cleanly(pg_url: URL, tmp_path: Path) -> None:
-    await at_head(pg_url)
+    await migrated(pg_url)
     async with holding(pg_url, "LOCK TABLE products IN ACCESS SHARE MODE"):
         step = await release_step(
             _locked_release(tmp_path),

@@ -34,15 +34,13 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import URL
 
-from app.db.engine import create_engine
-from app.db.migrate import migrate
 from app.db.models import Product
 from app.i18n import translator
 from app.keyboards.buyer import MenuCb, ProductCb
 from app.services.availability import LEFT_CAP
 from tests.big_shop import BigShop
 from tests.fake_api import FakeBotAPI
-from tests.harness import ADMIN_ID, RunningBot, make_settings, running_bot
+from tests.harness import ADMIN_ID, RunningBot, make_settings, migrated, running_bot
 from tests.query_plans import (
     PLAN_MODES,
     Statement,
@@ -76,9 +74,7 @@ class Shop:
 
 @pytest.fixture
 async def big_shop(pg_url: URL, fake_api: FakeBotAPI) -> AsyncIterator[Shop]:
-    engine = create_engine(pg_url)
-    await migrate(engine, make_settings(pg_url))
-    await engine.dispose()
+    await migrated(pg_url)
     settings = make_settings(pg_url, fake_api.url)
     async with running_bot(fake_api, settings) as running:
         factory = running.session_factory

@@ -17,7 +17,6 @@ import asyncpg
 from sqlalchemy.engine import URL
 
 from app.db.engine import create_engine, create_session_factory
-from app.db.migrate import migrate
 from app.i18n import translator
 from app.services import stock
 from app.services.broadcast import BATCH
@@ -26,7 +25,7 @@ from app.stock_import import import_items
 from app.workers.broadcast_sender import BroadcastSender, RateLimiter
 from tests.big_shop import BigShop
 from tests.fake_api import FakeBotAPI
-from tests.harness import make_settings, running_bot
+from tests.harness import make_settings, migrated, running_bot
 from tests.query_plans import (
     PLAN_MODES,
     Statement,
@@ -51,9 +50,7 @@ TOLD = 5  # watchers the sender tells before it is stopped
 async def test_restock_statements_do_not_grow_with_the_watchers(
     pg_url: URL, fake_api: FakeBotAPI
 ) -> None:
-    engine = create_engine(pg_url)
-    await migrate(engine, make_settings(pg_url))
-    await engine.dispose()
+    await migrated(pg_url)
     settings = make_settings(pg_url, fake_api.url, broadcast_poll_interval=3600)
     async with running_bot(fake_api, settings) as running:
         factory = running.session_factory

@@ -13,12 +13,11 @@ from sqlalchemy.engine import URL
 
 from app.bot.health import HealthCheck, Phase, Readiness
 from app.db.engine import create_engine
-from tests.harness import make_settings
+from tests.harness import make_settings, migrated
 from tests.revision_files import release_with, revision_source
 from tests.schema import all_revisions, head, heads_of, table_exists
 from tests.zero_downtime_helpers import (
     answers_start,
-    at_head,
     errors,
     events,
     finished_start,
@@ -50,7 +49,7 @@ async def _probe(url: URL) -> tuple[int, dict[str, object]]:
 
 
 async def test_rolling_deploy_keeps_the_old_replica_serving(pg_url: URL, tmp_path: Path) -> None:
-    await at_head(pg_url)
+    await migrated(pg_url)
     async with polling_bot(pg_url, tmp_path, "--no-migrate") as (replica, api):
         await answers_start(api, 1)
         release = await release_step(_expand_release(tmp_path), pg_url)
@@ -77,7 +76,7 @@ async def test_rolling_deploy_keeps_the_old_replica_serving(pg_url: URL, tmp_pat
 
 
 async def test_a_contract_release_refuses_the_old_code(pg_url: URL, tmp_path: Path) -> None:
-    await at_head(pg_url)
+    await migrated(pg_url)
     source = revision_source(
         CONTRACT,
         head(),
@@ -111,7 +110,7 @@ async def test_a_contract_release_refuses_the_old_code(pg_url: URL, tmp_path: Pa
 async def test_the_start_refuses_an_unacknowledged_finding(pg_url: URL, tmp_path: Path) -> None:
     """No DDL runs: one clear line names the revision and the rule; with an acknowledgement,
     the same revision is applied and its reason logged."""
-    await at_head(pg_url)
+    await migrated(pg_url)
     operation = 'op.add_column("users", sa.Column("email", sa.Text(), nullable=False))'
     flagged = release_with(tmp_path / "flagged", revision_source(REQUIRED, head(), operation))
     refused = await release_step(flagged, pg_url)

@@ -12,23 +12,12 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import URL
 
-from app.db.engine import create_engine
-from app.db.migrate import migrate
 from tests.fake_api import FakeBotAPI
-from tests.harness import BOT_TOKEN, make_settings
+from tests.harness import BOT_TOKEN
 from tests.processes import BotProcess, bot_env, start_bot
 
 Record = dict[str, object]
 NO_API = "http://127.0.0.1:9"  # the release step without WEBHOOK_URL never calls Telegram
-
-
-async def at_head(url: URL) -> None:
-    """This code's migrations, applied in-process: the database the previous release left."""
-    engine = create_engine(url)
-    try:
-        await migrate(engine, make_settings(url))
-    finally:
-        await engine.dispose()
 
 
 async def release_step(project: Path, url: URL, **env: str) -> BotProcess:
